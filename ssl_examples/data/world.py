@@ -1,0 +1,586 @@
+"""A small procedural world of labelled images, drawn on the fly (no download, no GPU).
+
+Every image shows one *main object* of one of the classes in ``CLASSES`` (its label), drawn
+upright (a small tilt only) over a crop of a real photograph that scikit-image ships, with
+clutter shapes and a partial object of another class behind it and small occluders in front.
+
+An object is a few *parts* (a house is walls, roof, door and window), each a 2-D signed
+distance function (SDF: negative inside, positive outside) in the object's own frame, where
+``u`` points right, ``v`` points up and the object fills about ``[-1, 1]^2``.  Reading one
+drawing function below (e.g. ``house``) is enough to see how a class is made.  Each part gets a
+colour drawn from a per-part palette and jittered, so colour alone does not give the class away.
+
+Sampling and drawing are separate:
+
+* ``sample_scenes(n, generator)`` draws a :class:`Scenes` parameter set: per scene a background
+  crop and colour transform, and ``LAYERS`` layers (clutter, a distractor object, the main
+  object, occluders), each with a kind, centre, scale, aspect, angle, flip, shape code, part
+  colours and depth;
+* ``render(scenes, size)`` turns parameters into pixels and an instance map.
+
+A video clip is the same parameter set changed a little from frame to frame (move ``x``/``y``,
+turn ``angle``, swap ``depth``, slide the background crop) and rendered once per frame.
+
+Public API: ``CLASSES``, ``render_world``, ``world_split``, ``sample_grid``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+# ----------------------------------------------------------------------------------------------
+# Signed distance functions of primitive shapes.  Arguments ``u, v`` are coordinate tensors
+# (B, H, W); the shape parameters are numbers or (B, 1, 1) tensors (so a shape code can vary them).
+
+
+def circle(u, v, cx, cy, r):
+    return torch.hypot(u - cx, v - cy) - r
+
+
+def ellipse(u, v, cx, cy, rx, ry):
+    """Approximate SDF (exact on the axes), good enough for anti-aliased edges."""
+    return (torch.hypot((u - cx) / rx, (v - cy) / ry) - 1) * min_(rx, ry)
+
+
+def box(u, v, cx, cy, hx, hy, r=0.0):
+    """A rectangle with half-sizes ``hx, hy`` and corners rounded by ``r``."""
+    qx = (u - cx).abs() - hx + r
+    qy = (v - cy).abs() - hy + r
+    outside = torch.hypot(qx.clamp(min=0), qy.clamp(min=0))
+    inside = torch.maximum(qx, qy).clamp(max=0)
+    return outside + inside - r
+
+
+def capsule(u, v, ax, ay, bx, by, r):
+    """A thick line segment from ``(ax, ay)`` to ``(bx, by)`` with radius ``r``."""
+    px, py, dx, dy = u - ax, v - ay, bx - ax, by - ay
+    t = ((px * dx + py * dy) / (dx * dx + dy * dy)).clamp(0, 1)
+    return torch.hypot(px - t * dx, py - t * dy) - r
+
+
+def poly(u, v, *points):
+    """A convex polygon: the largest signed distance to its edge lines (exact near the edges)."""
+    area = sum(a[0] * b[1] - b[0] * a[1] for a, b in zip(points, points[1:] + points[:1]))
+    sign = torch.sign(torch.as_tensor(area))  # so that either winding order works
+    d = None
+    for (ax, ay), (bx, by) in zip(points, points[1:] + points[:1]):
+        ex, ey = bx - ax, by - ay
+        length = (ex * ex + ey * ey) ** 0.5
+        edge = sign * ((u - ax) * ey - (v - ay) * ex) / length  # > 0 outside this edge
+        d = edge if d is None else torch.maximum(d, edge)
+    return d
+
+
+def rotated(u, v, cx, cy, degrees):
+    """Coordinates of a frame centred at ``(cx, cy)`` and turned by ``degrees``."""
+    c, s = math.cos(math.radians(degrees)), math.sin(math.radians(degrees))
+    du, dv = u - cx, v - cy
+    return c * du + s * dv, -s * du + c * dv
+
+
+def min_(a, b):
+    return torch.minimum(torch.as_tensor(a), torch.as_tensor(b))
+
+
+union = torch.minimum
+
+
+def intersect(a, b):
+    return torch.maximum(a, b)
+
+
+# ----------------------------------------------------------------------------------------------
+# The classes.  Each function returns the SDFs of its parts, back to front; ``z`` is a shape code
+# (B, 4, 1, 1) in [-1, 1] that varies the proportions of one instance.
+
+
+def house(u, v, z):
+    walls = box(u, v, 0, -0.4, 0.6 + 0.1 * z[:, 0], 0.5)
+    roof = poly(u, v, (-0.8, 0.05), (0.8, 0.05), (0.15 * z[:, 2], 0.6 + 0.25 * z[:, 1]))
+    door = box(u, v, 0.25, -0.65, 0.13, 0.25)
+    window = box(u, v, -0.25, -0.3, 0.14, 0.12)
+    return [walls, roof, door, window]
+
+
+def tree(u, v, z):
+    trunk = box(u, v, 0, -0.55, 0.11 + 0.04 * z[:, 0], 0.45)
+    r = 0.36 + 0.06 * z[:, 1]
+    crown = union(circle(u, v, 0, 0.3, 0.52 + 0.08 * z[:, 2]), union(circle(u, v, -0.38, 0.0, r), circle(u, v, 0.38, 0.0, r)))
+    return [trunk, crown]
+
+
+def car(u, v, z):
+    cabin = poly(u, v, (-0.6, -0.05), (0.35, -0.05), (0.15, 0.35 + 0.1 * z[:, 0]), (-0.45, 0.35 + 0.1 * z[:, 0]))
+    body = box(u, v, 0, -0.25, 0.92, 0.22 + 0.04 * z[:, 1], 0.1)
+    window = poly(u, v, (-0.5, 0.0), (0.25, 0.0), (0.1, 0.27 + 0.1 * z[:, 0]), (-0.4, 0.27 + 0.1 * z[:, 0]))
+    wheels = union(circle(u, v, -0.55, -0.5, 0.22), circle(u, v, 0.55, -0.5, 0.22))
+    return [cabin, body, window, wheels]
+
+
+def fish(u, v, z):
+    tail = poly(u, v, (0.4, 0.0), (0.95, 0.45 + 0.1 * z[:, 0]), (0.95, -0.45 - 0.1 * z[:, 0]))
+    fin = poly(u, v, (-0.35, 0.2), (0.2, 0.2), (0.1, 0.62 + 0.1 * z[:, 1]))
+    body = ellipse(u, v, -0.1, 0, 0.65, 0.36 + 0.08 * z[:, 2])
+    eye = circle(u, v, -0.45, 0.1, 0.08)
+    return [tail, fin, body, eye]
+
+
+def mushroom(u, v, z):
+    stem = box(u, v, 0, -0.45, 0.18 + 0.05 * z[:, 0], 0.45, 0.08)
+    cap = intersect(ellipse(u, v, 0, -0.1, 0.85 + 0.1 * z[:, 1], 0.75 + 0.15 * z[:, 2]), -(v + 0.1))
+    spots = union(circle(u, v, -0.4, 0.15, 0.11), union(circle(u, v, 0.1, 0.38, 0.13), circle(u, v, 0.45, 0.1, 0.1)))
+    return [stem, cap, intersect(spots, cap)]
+
+
+def sailboat(u, v, z):
+    mast = capsule(u, v, 0, -0.5, 0, 0.9, 0.04)
+    main_sail = poly(u, v, (0.08, -0.35), (0.08, 0.85), (0.7 + 0.15 * z[:, 0], -0.35))
+    jib = poly(u, v, (-0.07, -0.35), (-0.07, 0.65), (-0.5 - 0.1 * z[:, 1], -0.35))
+    hull = poly(u, v, (-0.95, -0.45), (0.95, -0.45), (0.6, -0.85), (-0.65, -0.85))
+    return [mast, union(main_sail, jib), hull]
+
+
+def rocket(u, v, z):
+    fins = union(poly(u, v, (-0.24, -0.2), (-0.24, -0.7), (-0.55, -0.85)), poly(u, v, (0.24, -0.2), (0.55, -0.85), (0.24, -0.7)))
+    body = box(u, v, 0, -0.15, 0.24 + 0.04 * z[:, 0], 0.55, 0.1)
+    nose = poly(u, v, (-0.24, 0.38), (0.24, 0.38), (0, 0.9 + 0.08 * z[:, 1]))
+    window = circle(u, v, 0, 0.1, 0.11)
+    return [fins, body, nose, window]
+
+
+def snowman(u, v, z):
+    body = union(circle(u, v, 0, -0.55, 0.4 + 0.04 * z[:, 0]), union(circle(u, v, 0, -0.02, 0.3), circle(u, v, 0, 0.42, 0.22)))
+    hat = union(box(u, v, 0, 0.74, 0.15, 0.14), box(u, v, 0, 0.61, 0.26, 0.035))
+    nose = poly(u, v, (0.05, 0.46), (0.05, 0.37), (0.32 + 0.05 * z[:, 1], 0.41))
+    buttons = union(circle(u, v, 0, 0.08, 0.05), circle(u, v, 0, -0.12, 0.05))
+    return [body, hat, nose, buttons]
+
+
+def umbrella(u, v, z):
+    shaft = capsule(u, v, 0, 0.95, 0, -0.6, 0.045)
+    hook = intersect(circle(u, v, 0.17, -0.6, 0.17).abs() - 0.045, v + 0.6)
+    scallops = torch.hypot(torch.remainder(u + 0.9, 0.3) - 0.15, v + 0.02) - 0.15  # a row of bites
+    canopy = intersect(intersect(circle(u, v, 0, 0, 0.92), -v), -scallops)
+    return [union(shaft, hook), canopy]
+
+
+def flower(u, v, z):
+    stem = capsule(u, v, 0, -0.95, 0, 0.3, 0.05)
+    leaves = union(ellipse(*rotated(u, v, 0.25, -0.45, 35), 0, 0, 0.26, 0.09), ellipse(*rotated(u, v, -0.25, -0.65, -35), 0, 0, 0.26, 0.09))
+    cy, ring, r = 0.42, 0.3 + 0.04 * z[:, 0], 0.19 + 0.03 * z[:, 1]
+    petals = circle(u, v, 0, cy + ring, r)
+    for k in range(1, 6):
+        a = 2 * math.pi * k / 5
+        petals = union(petals, circle(u, v, ring * math.sin(a), cy + ring * math.cos(a), r))
+    centre = circle(u, v, 0, cy, 0.15)
+    return [stem, leaves, petals, centre]
+
+
+def bird(u, v, z):
+    legs = union(capsule(u, v, -0.05, -0.35, -0.12, -0.85, 0.035), capsule(u, v, 0.15, -0.35, 0.15, -0.85, 0.035))
+    body = union(ellipse(u, v, 0, -0.1, 0.55, 0.33 + 0.05 * z[:, 0]), poly(u, v, (-0.35, 0.05), (-0.95, 0.3 + 0.1 * z[:, 1]), (-0.9, -0.1)))
+    wing = ellipse(*rotated(u, v, -0.1, 0.0, 15), 0, 0, 0.34, 0.16)
+    head = circle(u, v, 0.5, 0.25, 0.22)
+    beak = poly(u, v, (0.66, 0.33), (0.66, 0.17), (0.97, 0.25))
+    eye = circle(u, v, 0.55, 0.3, 0.05)
+    return [legs, body, wing, head, beak, eye]
+
+
+def lamp(u, v, z):
+    pole = capsule(u, v, 0, -0.8, 0, 0.3, 0.045)
+    base = box(u, v, 0, -0.85, 0.35 + 0.05 * z[:, 0], 0.08, 0.04)
+    w = 0.6 + 0.08 * z[:, 1]
+    shade = poly(u, v, (-0.3, 0.8), (0.3, 0.8), (w, 0.1), (-w, 0.1))
+    return [pole, base, shade]
+
+
+# Clutter: single-part shapes with no meaning, drawn behind and in front of the main object.
+
+
+def blob(u, v, z):
+    return [ellipse(u, v, 0, 0, 1.0, 0.6 + 0.3 * z[:, 0])]
+
+
+def stick(u, v, z):
+    return [capsule(u, v, -1, 0, 1, 0, 0.12 + 0.05 * z[:, 0])]
+
+
+def block(u, v, z):
+    return [box(u, v, 0, 0, 1.0, 0.6 + 0.3 * z[:, 0], 0.1)]
+
+
+def wedge(u, v, z):
+    return [poly(u, v, (-1.0, -0.8), (1.0, -0.8), (0.5 * z[:, 0], 0.9))]
+
+
+def ring(u, v, z):
+    return [circle(u, v, 0, 0, 0.8).abs() - 0.15 - 0.05 * z[:, 0]]
+
+
+# ----------------------------------------------------------------------------------------------
+# Colours: named (hue, saturation, value) triples; a palette gives each part a list of names,
+# or the index of an earlier part whose colour it copies.  Several classes share colours.
+
+COLOURS = {
+    "red": (0.0, 0.8, 0.85), "orange": (0.07, 0.85, 0.95), "yellow": (0.14, 0.8, 0.95),
+    "green": (0.33, 0.65, 0.7), "darkgreen": (0.37, 0.7, 0.42), "lightblue": (0.55, 0.4, 0.95),
+    "blue": (0.62, 0.75, 0.8), "purple": (0.78, 0.55, 0.65), "pink": (0.92, 0.4, 0.95),
+    "brown": (0.07, 0.7, 0.45), "beige": (0.11, 0.3, 0.9), "white": (0.0, 0.0, 0.95),
+    "grey": (0.0, 0.0, 0.55), "black": (0.0, 0.0, 0.15),
+}
+ANY = tuple(COLOURS)
+BRIGHT = ("red", "orange", "yellow", "green", "blue", "purple", "pink", "white", "black")
+
+# name: (drawing function, per-part palettes, horizontal flip keeps the meaning)
+SHAPES = {
+    "house": (house, [("beige", "white", "yellow", "red", "lightblue", "pink"), ("red", "brown", "grey", "black", "blue"),
+                      ("brown", "blue", "red", "green", "black"), ("lightblue", "yellow", "white")], True),
+    "tree": (tree, [("brown", "black", "grey"), ("green", "darkgreen", "orange", "yellow", "red", "pink")], True),
+    "car": (car, [1, BRIGHT + ("grey", "lightblue"), ("lightblue", "grey", "white"), ("black", "grey")], True),
+    "fish": (fish, [("orange", "yellow", "blue", "red", "purple", "white"), 0, ("orange", "yellow", "blue", "red", "grey", "purple", "green"), ("black",)], True),
+    "mushroom": (mushroom, [("white", "beige", "grey"), ("red", "brown", "orange", "beige", "purple", "yellow"), ("white", "beige", "yellow")], True),
+    "sailboat": (sailboat, [("brown", "black", "grey"), ("white", "beige", "red", "yellow", "blue", "orange"), ("brown", "red", "blue", "white", "black")], True),
+    "rocket": (rocket, [("red", "orange", "blue", "yellow", "black"), ("white", "grey", "lightblue", "yellow"), ("red", "orange", "blue", "black"), ("lightblue", "black")], True),
+    "snowman": (snowman, [("white", "beige", "lightblue"), ("black", "red", "blue", "green", "brown"), ("orange",), ("black",)], True),
+    "umbrella": (umbrella, [("black", "brown", "grey"), ("red", "blue", "yellow", "purple", "green", "pink", "black", "orange")], True),
+    "flower": (flower, [("green", "darkgreen"), ("green", "darkgreen"), ("red", "yellow", "pink", "purple", "white", "blue", "orange"), ("yellow", "brown", "orange", "black")], True),
+    "bird": (bird, [("orange", "black", "brown"), ("blue", "red", "brown", "yellow", "grey", "black"), ("blue", "red", "brown", "yellow", "grey", "black", "white"), 1, ("orange", "yellow"), ("black",)], True),
+    "lamp": (lamp, [("grey", "black", "yellow"), 0, ("beige", "white", "yellow", "red", "green", "blue", "pink")], True),
+    "blob": (blob, [ANY], True), "stick": (stick, [ANY], True), "block": (block, [ANY], True),
+    "wedge": (wedge, [ANY], True), "ring": (ring, [ANY], True),
+}
+KINDS = tuple(SHAPES)
+CLASSES: tuple[str, ...] = KINDS[:12]
+CLUTTER = KINDS[12:]
+MAX_PARTS = max(len(p) for _, p, _ in SHAPES.values())
+
+# Layer slots of a still scene, back to front (their default depth order).
+BACK_CLUTTER, DISTRACTOR, MAIN, OCCLUDERS = (0, 1, 2), 3, 4, (5, 6)
+LAYERS = 7
+
+# Background photographs (all ship with scikit-image and load offline); grey ones get tinted.
+BACKGROUNDS = ("astronaut", "coffee", "chelsea", "rocket", "hubble_deep_field", "immunohistochemistry",
+               "stereo_motorcycle", "camera", "grass", "brick", "gravel", "moon", "coins", "text")
+
+
+def _palette_tables():
+    """Tensors of the palettes: options (K, P, O, 3) HSV, option count (K, P), copy-from (K, P)."""
+    n_opt = max(len(p) for _, ps, _ in SHAPES.values() for p in ps if not isinstance(p, int))
+    opts = torch.zeros(len(KINDS), MAX_PARTS, n_opt, 3)
+    count = torch.ones(len(KINDS), MAX_PARTS, dtype=torch.long)
+    copy = torch.full((len(KINDS), MAX_PARTS), -1, dtype=torch.long)
+    for k, (_, parts, _) in enumerate(SHAPES.values()):
+        for p, names in enumerate(parts):
+            if isinstance(names, int):
+                copy[k, p] = names
+                continue
+            count[k, p] = len(names)
+            opts[k, p, : len(names)] = torch.tensor([COLOURS[c] for c in names])
+    return opts, count, copy
+
+
+_OPTS, _COUNT, _COPY = _palette_tables()
+
+
+def hsv_to_rgb(hsv: torch.Tensor) -> torch.Tensor:
+    """(..., 3) HSV in [0, 1] to RGB in [0, 1]."""
+    h, s, v = hsv.unbind(-1)
+    k = torch.stack([(5 + 6 * h) % 6, (3 + 6 * h) % 6, (1 + 6 * h) % 6], -1)
+    return v[..., None] - (v * s)[..., None] * (torch.minimum(k, 4 - k).clamp(0, 1))
+
+
+# ----------------------------------------------------------------------------------------------
+# Scene parameters
+
+
+@dataclasses.dataclass
+class Scenes:
+    """Parameters of ``n`` scenes; every field is a tensor whose first dimension is the scene.
+
+    Coordinates are normalised: the image spans [-1, 1] in x (right) and y (down); an object of
+    ``scale`` s reaches about s from its centre, so it covers about a fraction s of the image width.
+    """
+
+    bg_image: torch.Tensor  # (n,) index into BACKGROUNDS
+    bg_crop: torch.Tensor  # (n, 3) crop centre x, y and crop width, in the photo's normalised coords
+    bg_flip: torch.Tensor  # (n,) bool: mirror the photo
+    bg_colour: torch.Tensor  # (n, 3, 4) affine colour transform applied to the photo's RGB
+    kind: torch.Tensor  # (n, L) int64 index into KINDS, -1 for an empty layer
+    x: torch.Tensor  # (n, L) centre
+    y: torch.Tensor  # (n, L)
+    scale: torch.Tensor  # (n, L) half-size
+    aspect: torch.Tensor  # (n, L) width / height
+    angle: torch.Tensor  # (n, L) radians, counter-clockwise
+    flip: torch.Tensor  # (n, L) bool: mirror the object
+    shape: torch.Tensor  # (n, L, 4) shape code in [-1, 1]
+    colour: torch.Tensor  # (n, L, MAX_PARTS, 3) RGB of each part
+    depth: torch.Tensor  # (n, L) larger is nearer; layers are drawn far to near
+
+    def __getitem__(self, index) -> "Scenes":
+        return Scenes(**{f.name: getattr(self, f.name)[index] for f in dataclasses.fields(self)})
+
+    def __len__(self) -> int:
+        return len(self.kind)
+
+    @property
+    def label(self) -> torch.Tensor:
+        return self.kind[:, MAIN]
+
+
+LAYER_FIELDS = ("kind", "x", "y", "scale", "aspect", "angle", "flip", "shape", "colour", "depth")
+
+
+def _uniform(g, shape, lo, hi):
+    return lo + (hi - lo) * torch.rand(shape, generator=g)
+
+
+def sample_colours(kind: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    """Part colours (..., MAX_PARTS, 3) RGB for layers of the given kinds: palette pick + jitter."""
+    k = kind.clamp(min=0)
+    pick = (torch.rand(*kind.shape, MAX_PARTS, generator=g) * _COUNT[k]).long()
+    hsv = _OPTS[k].gather(-2, pick[..., None, None].expand(*pick.shape, 1, 3)).squeeze(-2)
+    jitter = torch.rand(*hsv.shape, generator=g) * 2 - 1
+    hsv = torch.stack([(hsv[..., 0] + 0.04 * jitter[..., 0]) % 1,
+                       (hsv[..., 1] * (1 + 0.3 * jitter[..., 1])).clamp(0, 1),
+                       (hsv[..., 2] * (1 + 0.2 * jitter[..., 2])).clamp(0, 1)], -1)
+    rgb = hsv_to_rgb(hsv)
+    copy = _COPY[k]
+    for p in range(MAX_PARTS):  # parts that copy an earlier part's colour, slightly shaded
+        src = copy[..., p].clamp(min=0)
+        copied = rgb.gather(-2, src[..., None, None].expand(*src.shape, 1, 3)).squeeze(-2) * 0.9
+        rgb[..., p, :] = torch.where((copy[..., p] >= 0)[..., None], copied, rgb[..., p, :])
+    return rgb
+
+
+def sample_scenes(n: int, g: torch.Generator) -> Scenes:
+    """Draw ``n`` still scenes: clutter behind, maybe a partial other object, the main object, occluders."""
+    L, u = LAYERS, functools.partial(_uniform, g)
+    n_cls, n_clutter = len(CLASSES), len(CLUTTER)
+
+    # Background: a random crop (20-100% of the photo's width), mirror, and colour transform.
+    width = u((n,), 0.2, 1.0)
+    crop = torch.stack([u((n,), -1, 1) * (1 - width), u((n,), -1, 1) * (1 - width), width], 1)
+    perm = torch.tensor([[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]])
+    perm = perm[torch.randint(6, (n,), generator=g)]
+    perm = torch.where(torch.rand(n, 1, generator=g) < 0.5, perm, torch.arange(3))
+    sat = u((n, 1, 1), 0.2, 1.2)  # mix towards grey (<1) or away from it (>1)
+    mix = sat * torch.eye(3)[perm] + (1 - sat) / 3
+    contrast = u((n, 1, 1), 0.45, 1.0) * u((n, 3, 1), 0.7, 1.2)  # also tints grey photos
+    brightness = u((n, 1), -0.15, 0.15) + 0.5 * (1 - contrast[..., 0])
+    bg_colour = torch.cat([contrast * mix, brightness[..., None]], -1)
+
+    kind = torch.full((n, L), -1, dtype=torch.long)
+    x, y = u((n, L), -1, 1), u((n, L), -1, 1)
+    scale, aspect = u((n, L), 0.1, 0.5), torch.exp(u((n, L), -1.0, 1.0))
+    angle = u((n, L), -math.pi, math.pi)
+
+    # Clutter behind: blobs, sticks, blocks... anywhere, any angle.
+    for s in BACK_CLUTTER:
+        present = torch.rand(n, generator=g) < 0.8
+        kind[:, s] = torch.where(present, n_cls + torch.randint(n_clutter, (n,), generator=g), -1)
+
+    # A small upright object of any class, mostly out of the frame at one side.
+    s = DISTRACTOR
+    present = torch.rand(n, generator=g) < 0.6
+    kind[:, s] = torch.where(present, torch.randint(n_cls, (n,), generator=g), -1)
+    scale[:, s], aspect[:, s] = u((n,), 0.2, 0.35), torch.exp(u((n,), -0.1, 0.1))
+    side = torch.randint(4, (n,), generator=g)
+    edge = u((n,), 0.75, 1.05) * torch.where(side % 2 == 0, 1.0, -1.0)
+    x[:, s] = torch.where(side < 2, edge, x[:, s])
+    y[:, s] = torch.where(side < 2, y[:, s], edge)
+    angle[:, s] = u((n,), -1, 1) * math.radians(15)
+
+    # The main object: balanced classes, about 45-90% of the image, near upright, may touch the border.
+    s = MAIN
+    kind[:, s] = torch.randperm(n, generator=g) % n_cls
+    scale[:, s], aspect[:, s] = u((n,), 0.5, 1.0), torch.exp(u((n,), -0.12, 0.12))
+    reach = 1.12 - scale[:, s]
+    x[:, s], y[:, s] = u((n,), -1, 1) * reach, u((n,), -1, 1) * reach
+    angle[:, s] = u((n,), -1, 1) * math.radians(15)
+
+    # Small occluders in front, over the main object.
+    for s in OCCLUDERS:
+        present = torch.rand(n, generator=g) < 0.5
+        kind[:, s] = torch.where(present, n_cls + torch.randint(n_clutter, (n,), generator=g), -1)
+        scale[:, s] = u((n,), 0.08, 0.22)
+        x[:, s] = x[:, MAIN] + u((n,), -0.8, 0.8) * scale[:, MAIN]
+        y[:, s] = y[:, MAIN] + u((n,), -0.8, 0.8) * scale[:, MAIN]
+
+    flippable = torch.tensor([f for _, _, f in SHAPES.values()])
+    flip = (torch.rand(n, L, generator=g) < 0.5) & flippable[kind.clamp(min=0)]
+    return Scenes(
+        bg_image=torch.randint(len(BACKGROUNDS), (n,), generator=g), bg_crop=crop,
+        bg_flip=torch.rand(n, generator=g) < 0.5, bg_colour=bg_colour,
+        kind=kind, x=x, y=y, scale=scale, aspect=aspect, angle=angle, flip=flip,
+        shape=u((n, L, 4), -1, 1), colour=sample_colours(kind, g),
+        depth=torch.arange(L, dtype=torch.float32).expand(n, L).clone(),
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+# Rendering
+
+
+@functools.lru_cache(maxsize=4)
+def _photo_bank(resolution: int) -> torch.Tensor:
+    """The background photos as float RGB squares (B, 3, R, R): centre crops, resized with antialiasing."""
+    import skimage.data
+
+    photos = []
+    for name in BACKGROUNDS:
+        img = getattr(skimage.data, name)()
+        img = img[0] if isinstance(img, tuple) else img  # stereo pairs
+        img = torch.as_tensor(np.asarray(img, dtype=np.float32) / 255.0)
+        img = img[..., None].expand(*img.shape, 3) if img.ndim == 2 else img[..., :3]
+        h, w = img.shape[:2]
+        side = min(h, w)
+        img = img[(h - side) // 2:(h - side) // 2 + side, (w - side) // 2:(w - side) // 2 + side]
+        img = img.permute(2, 0, 1)[None]
+        photos.append(F.interpolate(img, size=(resolution, resolution), mode="bilinear", antialias=True, align_corners=False))
+    return torch.cat(photos)
+
+
+def render_background(scenes: Scenes, size: int) -> torch.Tensor:
+    """Crop, mirror, resample and recolour the photos: (n, 3, size, size) float."""
+    bank = _photo_bank(min(512, 4 * size))
+    n = len(scenes)
+    cx, cy, w = scenes.bg_crop.unbind(1)
+    sx = torch.where(scenes.bg_flip, -w, w)
+    zero = torch.zeros_like(w)
+    theta = torch.stack([torch.stack([sx, zero, cx], 1), torch.stack([zero, w, cy], 1)], 1)
+    out = torch.empty(n, 3, size, size)
+    for b in scenes.bg_image.unique().tolist():
+        idx = (scenes.bg_image == b).nonzero()[:, 0]
+        grid = F.affine_grid(theta[idx], [len(idx), 3, size, size], align_corners=False)
+        out[idx] = F.grid_sample(bank[b:b + 1].expand(len(idx), -1, -1, -1), grid, mode="bilinear", align_corners=False)
+    out = torch.einsum("nij,njhw->nihw", scenes.bg_colour[:, :, :3], out) + scenes.bg_colour[:, :, 3, None, None]
+    return out.clamp(0, 1)
+
+
+def object_frame(x, y, scale, aspect, angle, flip, size):
+    """Pixel-centre coordinates in each object's frame (u right, v up), and the pixel size there."""
+    t = (torch.arange(size, dtype=torch.float32) + 0.5) * (2 / size) - 1
+    dx = t[None, None, :] - x[:, None, None]
+    dy = y[:, None, None] - t[None, :, None]  # y up
+    c, s = torch.cos(angle)[:, None, None], torch.sin(angle)[:, None, None]
+    sx, sy = (scale * aspect.sqrt())[:, None, None], (scale / aspect.sqrt())[:, None, None]
+    u = (c * dx + s * dy) / sx
+    v = (c * dy - s * dx) / sy
+    u = torch.where(flip[:, None, None], -u, u)
+    return u, v, (2 / size) / torch.minimum(sx, sy)
+
+
+def render_layers(scenes: Scenes, size: int):
+    """Every layer on its own: premultiplied RGB (n, L, 3, S, S) and coverage (n, L, S, S)."""
+    n, L = scenes.kind.shape
+    flat = {name: getattr(scenes, name).flatten(0, 1) for name in LAYER_FIELDS}
+    rgb = torch.zeros(n * L, 3, size, size)
+    alpha = torch.zeros(n * L, size, size)
+    for k in flat["kind"].unique().tolist():
+        if k < 0:  # an empty layer
+            continue
+        idx = (flat["kind"] == k).nonzero()[:, 0]
+        one = {name: value[idx] for name, value in flat.items()}
+        u, v, pixel = object_frame(one["x"], one["y"], one["scale"], one["aspect"], one["angle"], one["flip"], size)
+        shading = (1 + 0.12 * v.clamp(-1, 1))[:, None]  # lit from above, in the object's frame
+        colour = one["colour"][..., None, None]
+        c, a = torch.zeros(len(idx), 3, size, size), torch.zeros(len(idx), size, size)
+        for p, sdf in enumerate(SHAPES[KINDS[k]][0](u, v, one["shape"][..., None, None])):
+            cover = (0.5 - sdf / pixel).clamp(0, 1)  # anti-aliased edge about one pixel wide
+            c = torch.lerp(c, colour[:, p] * shading, cover[:, None])  # premultiplied "over"
+            a = torch.lerp(a, torch.ones(()), cover)
+        rgb[idx], alpha[idx] = c, a
+    return rgb.view(n, L, 3, size, size), alpha.view(n, L, size, size)
+
+
+def render(scenes: Scenes, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Draw scenes: float RGB (n, 3, S, S) in [0, 1], and the instance map (n, S, S) uint8 holding
+    1 + the layer index of the nearest layer covering each pixel by more than half (0: photo)."""
+    image = render_background(scenes, size)
+    rgb, alpha = render_layers(scenes, size)
+    order = scenes.depth.argsort(dim=1, stable=True)
+    rows = torch.arange(len(scenes))
+    ids = torch.zeros(len(scenes), size, size, dtype=torch.uint8)
+    for r in range(order.shape[1]):
+        layer = order[:, r]
+        a = alpha[rows, layer]
+        image = rgb[rows, layer] + image * (1 - a[:, None])
+        ids = torch.where(a > 0.5, (layer + 1).to(torch.uint8)[:, None, None], ids)
+    return image.clamp(0, 1), ids
+
+
+# ----------------------------------------------------------------------------------------------
+# The public API
+
+BLOCK = 1024  # scenes are sampled in blocks with their own seeds, so n images are a prefix of n + m
+
+
+def _block_generator(seed: int, stream: int, block: int) -> torch.Generator:
+    state = np.random.SeedSequence([stream, seed, block]).generate_state(1, dtype=np.uint64)[0]
+    return torch.Generator().manual_seed(int(state) & 0x7FFF_FFFF_FFFF_FFFF)
+
+
+def scenes_for(n: int, seed: int = 0, stream: int = 0) -> Scenes:
+    """The parameters behind ``render_world(n, seed=seed)`` (stream 0) or a split (streams 1-3)."""
+    blocks = [sample_scenes(BLOCK, _block_generator(seed, stream, b)) for b in range((n + BLOCK - 1) // BLOCK)]
+    return Scenes(**{f.name: torch.cat([getattr(b, f.name) for b in blocks])[:n] for f in dataclasses.fields(Scenes)})
+
+
+def render_scenes(scenes: Scenes, size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Images uint8 (n, 3, S, S), masks uint8 (n, S, S) (0 or 1 + class of the main object), labels."""
+    n = len(scenes)
+    images = torch.empty(n, 3, size, size, dtype=torch.uint8)
+    masks = torch.empty(n, size, size, dtype=torch.uint8)
+    chunk = max(16, (1024 * 32 * 32) // (size * size))
+    for i in range(0, n, chunk):
+        part = scenes[i:i + chunk]
+        image, ids = render(part, size)
+        images[i:i + chunk] = (image * 255).round_().to(torch.uint8)
+        masks[i:i + chunk] = torch.where(ids == MAIN + 1, (part.label + 1).to(torch.uint8)[:, None, None], 0)
+    return images, masks, scenes.label.clone()
+
+
+def render_world(n: int, size: int = 32, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``n`` labelled images of the world: images uint8 (n, 3, size, size), masks uint8
+    (n, size, size) with 0 for everything but the main object's visible pixels, which hold
+    1 + its class, and labels int64 (n,).  Deterministic in (n, size, seed); the first n images
+    of a seed do not depend on how many more are asked for."""
+    if not 8 <= size <= 256:
+        raise ValueError(f"size must be between 8 and 256 pixels, not {size}")
+    return render_scenes(scenes_for(n, seed), size)
+
+
+SPLITS = ("train", "val", "test")
+
+
+@functools.lru_cache(maxsize=16)
+def world_split(split: str, n: int, size: int = 32) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The ``train``, ``val`` or ``test`` split: like ``render_world`` but from seed streams of
+    their own, which no ``render_world`` seed reaches; memoised, so do not modify the tensors."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, not {split!r}")
+    return render_scenes(scenes_for(n, seed=0, stream=1 + SPLITS.index(split)), size)
+
+
+def sample_grid(path, size: int = 64, rows: int = 4, cols: int = 8, seed: int = 0) -> None:
+    """Save a labelled grid of ``rows x cols`` samples as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    images, _, labels = render_world(rows * cols, size, seed)
+    fig, axes = plt.subplots(rows, cols, figsize=(1.5 * cols, 1.65 * rows))
+    for ax, image, label in zip(axes.flat, images, labels):
+        ax.imshow(image.permute(1, 2, 0).numpy(), interpolation="nearest")
+        ax.set_title(CLASSES[label], fontsize=9)
+        ax.axis("off")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
