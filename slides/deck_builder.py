@@ -773,6 +773,7 @@ def _deck_html(deck: Deck, source: str, math_html: list[str], assets: str) -> st
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title}</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="{assets}/katex/katex.min.css">
 <link rel="stylesheet" href="{assets}/slides/deck.css">
 </head>
