@@ -49,10 +49,10 @@ def conv_bn_relu(c_in: int, c_out: int, stride: int = 1) -> nn.Sequential:
 
 
 class ConvNet(Backbone):
-    """A small VGG-style ConvNet: four stages, each halving the resolution.
+    """A small VGG-style ConvNet: five 3x3 convolutions, three of them halving the resolution.
 
-    About 1.2 M parameters; it trains in seconds per epoch on a laptop CPU at 32x32,
-    which is what the default examples need.
+    About 0.6 M parameters and ~24 M multiply-adds per 32x32 image: it trains at several
+    hundred images per second on a 2-core laptop CPU, which the one-minute examples need.
     """
 
     def __init__(self, in_channels: int = 3, width: int = 32):
@@ -61,11 +61,9 @@ class ConvNet(Backbone):
         self.features = nn.Sequential(
             conv_bn_relu(in_channels, w),
             conv_bn_relu(w, 2 * w, stride=2),
-            conv_bn_relu(2 * w, 2 * w),
             conv_bn_relu(2 * w, 4 * w, stride=2),
             conv_bn_relu(4 * w, 4 * w),
             conv_bn_relu(4 * w, 8 * w, stride=2),
-            conv_bn_relu(8 * w, 8 * w),
         )
         self.feature_dim = 8 * w
 

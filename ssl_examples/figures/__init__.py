@@ -1,0 +1,32 @@
+"""Every figure of the decks and pages, by file name, made by our own code.
+
+``python -m ssl_examples figures`` writes them all into ``docs/figures/`` (not committed:
+the site build runs this command first, and a missing figure fails the strict build).
+Each figure is a function ``f(path)``; add yours to ``FIGURES``.
+"""
+
+from pathlib import Path
+
+from ..errors import UserError
+from .transformation import rotation_figure
+
+
+def world_samples(path: Path) -> None:
+    from ..data.world import sample_grid
+
+    sample_grid(path, size=64, rows=4, cols=8)
+
+
+FIGURES = {
+    "rotation.png": rotation_figure,
+    "world-samples.png": world_samples,
+}
+
+
+def make_figures(out: Path, names: list[str] | None = None) -> None:
+    unknown = sorted(set(names or []) - set(FIGURES))
+    if unknown:
+        raise UserError(f"unknown figure {unknown[0]!r}; choose from {', '.join(FIGURES)}")
+    for name in names or FIGURES:
+        FIGURES[name](Path(out) / name)
+        print(f"wrote {Path(out) / name}")
