@@ -14,6 +14,7 @@ others, so a new method adds its row without re-running the rest.
 """
 
 import json
+import os
 import platform
 import time
 from dataclasses import asdict, replace
@@ -94,8 +95,13 @@ def run_bench(names: list[str] | None, out: Path, runtime: Runtime) -> dict:
                           "threads": torch.get_num_threads(), "torch": torch.__version__,
                           "device": str(pick_device(runtime.device))}
     results["updated"] = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    # Re-read before writing: another bench run may have added rows in the meantime.
+    if out.exists():
+        on_disk = json.loads(out.read_text())
+        results["methods"] = {**on_disk["methods"], **{n: results["methods"][n] for n in names}}
+        results["baselines"] = {**on_disk["baselines"], **results["baselines"]}
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
+    tmp = out.with_name(out.name + f".{os.getpid()}.tmp")
     tmp.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
     tmp.replace(out)
     print_bench(results)
