@@ -45,3 +45,176 @@ def random_resized_crop_flip(x: torch.Tensor, scale=(0.08, 1.0), size: int | Non
     """Random resized crop and horizontal flip with a coin per image."""
     flip = torch.rand(x.shape[0], device=x.device) < 0.5
     return crop_resize(x, crop_boxes(x.shape[0], scale, device=x.device), flip, size)
+
+
+# --- Colour, blur and solarisation: the SimCLR recipe, batched ---------------------------
+# Each op below exists twice: a deterministic version that takes one parameter per image
+# (tested against its torchvision.transforms.v2.functional counterpart) and, for the
+# random ops, a version that draws those parameters, one per image, from torch's generator.
+
+GREY_WEIGHTS = (0.2989, 0.587, 0.114)  # ITU-R 601 luma, the weights torchvision uses
+
+
+def _per_image(v, x: torch.Tensor) -> torch.Tensor:
+    """A scalar or a ``(B,)`` tensor -> ``(B, 1, 1, 1)``, ready to broadcast over images."""
+    return torch.as_tensor(v, dtype=x.dtype, device=x.device).reshape(-1, 1, 1, 1)
+
+
+def grayscale(x: torch.Tensor) -> torch.Tensor:
+    """Luma of an RGB batch, ``(B, 1, H, W)``."""
+    r, g, b = x.unbind(1)
+    return (GREY_WEIGHTS[0] * r + GREY_WEIGHTS[1] * g + GREY_WEIGHTS[2] * b).unsqueeze(1)
+
+
+def _mix(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """``t * a + (1 - t) * b`` clipped to [0, 1]; ``t > 1`` pushes away from ``b``."""
+    return (t * a + (1 - t) * b).clamp(0, 1)
+
+
+def adjust_brightness(x: torch.Tensor, factor) -> torch.Tensor:
+    """Scale every pixel by ``factor`` (one per image)."""
+    return (x * _per_image(factor, x)).clamp(0, 1)
+
+
+def adjust_contrast(x: torch.Tensor, factor) -> torch.Tensor:
+    """Move each image towards (factor < 1) or away from its mean grey level."""
+    mean = grayscale(x).mean(dim=(1, 2, 3), keepdim=True)
+    return _mix(x, mean, _per_image(factor, x))
+
+
+def adjust_saturation(x: torch.Tensor, factor) -> torch.Tensor:
+    """Move each pixel towards (factor < 1) or away from its own grey value."""
+    return _mix(x, grayscale(x), _per_image(factor, x))
+
+
+def rgb_to_hsv(x: torch.Tensor) -> torch.Tensor:
+    """RGB batch in [0, 1] -> HSV with hue in [0, 1)."""
+    r, g, b = x.unbind(1)
+    v, argmax = x.max(dim=1)
+    chroma = v - x.min(dim=1).values
+    grey = chroma == 0
+    safe_chroma = torch.where(grey, torch.ones_like(chroma), chroma)
+    s = torch.where(v > 0, chroma / torch.where(v > 0, v, torch.ones_like(v)), torch.zeros_like(v))
+    # Hue in sextants: which channel is largest decides the sector, the other two the offset.
+    h = torch.where(argmax == 0, (g - b) / safe_chroma,
+                    torch.where(argmax == 1, 2 + (b - r) / safe_chroma, 4 + (r - g) / safe_chroma))
+    h = torch.where(grey, torch.zeros_like(h), h)
+    return torch.stack([torch.remainder(h / 6, 1.0), s, v], dim=1)
+
+
+def hsv_to_rgb(hsv: torch.Tensor) -> torch.Tensor:
+    """Inverse of ``rgb_to_hsv``: channel n is ``v - v s clamp(min(k, 4 - k), 0, 1)``."""
+    h, s, v = hsv[:, 0:1], hsv[:, 1:2], hsv[:, 2:3]
+    n = torch.tensor([5.0, 3.0, 1.0], dtype=hsv.dtype, device=hsv.device).view(1, 3, 1, 1)
+    k = torch.remainder(n + 6 * h, 6)
+    return v - v * s * torch.minimum(k, 4 - k).clamp(0, 1)
+
+
+def adjust_hue(x: torch.Tensor, shift) -> torch.Tensor:
+    """Rotate the hue of each image by ``shift`` turns (in [-0.5, 0.5])."""
+    hsv = rgb_to_hsv(x)
+    hue = torch.remainder(hsv[:, 0:1] + _per_image(shift, x), 1.0)
+    return hsv_to_rgb(torch.cat([hue, hsv[:, 1:]], dim=1))
+
+
+def _uniform(b: int, low: float, high: float, device) -> torch.Tensor:
+    return torch.empty(b, device=device).uniform_(low, high)
+
+
+def color_jitter(x: torch.Tensor, brightness: float = 0.4, contrast: float = 0.4, saturation: float = 0.4,
+                 hue: float = 0.1, p: float = 0.8) -> torch.Tensor:
+    """Random brightness, contrast, saturation and hue, each image with its own factors.
+
+    With probability ``p`` per image (SimCLR: 0.8), the factors are drawn uniformly from
+    ``[1 - brightness, 1 + brightness]`` (same for contrast, saturation) and the hue shift
+    from ``[-hue, hue]``; the four changes are applied in that fixed order. The other images
+    are returned unchanged. SimCLR's strength ``s`` is ``(0.8 s, 0.8 s, 0.8 s, 0.2 s)``.
+    """
+    b, dev = x.shape[0], x.device
+    apply = torch.rand(b, device=dev) < p
+    fb = _uniform(b, max(0.0, 1 - brightness), 1 + brightness, dev)
+    fc = _uniform(b, max(0.0, 1 - contrast), 1 + contrast, dev)
+    fs = _uniform(b, max(0.0, 1 - saturation), 1 + saturation, dev)
+    fh = _uniform(b, -hue, hue, dev)
+    y = adjust_brightness(x, fb)
+    y = adjust_contrast(y, fc)
+    y = adjust_saturation(y, fs)
+    if hue > 0:
+        y = adjust_hue(y, fh)
+    return torch.where(apply.view(-1, 1, 1, 1), y, x)
+
+
+def random_grayscale(x: torch.Tensor, p: float = 0.2) -> torch.Tensor:
+    """Replace each image by its grey version (kept as 3 channels) with probability ``p``."""
+    grey = torch.rand(x.shape[0], device=x.device) < p
+    return torch.where(grey.view(-1, 1, 1, 1), grayscale(x).expand_as(x), x)
+
+
+def gaussian_kernels(sigma: torch.Tensor, size: int) -> torch.Tensor:
+    """One normalised 1-D Gaussian of ``size`` taps per sigma: ``(len(sigma), size)``."""
+    offsets = torch.linspace(-(size - 1) / 2, (size - 1) / 2, size, device=sigma.device, dtype=sigma.dtype)
+    weights = torch.exp(-0.5 * (offsets / sigma[:, None]) ** 2)
+    return weights / weights.sum(dim=1, keepdim=True)
+
+
+def gaussian_blur(x: torch.Tensor, sigma, kernel_size: int) -> torch.Tensor:
+    """Blur each image with its own sigma: a separable filter, reflected at the borders.
+
+    Implemented as one grouped convolution over all ``B * C`` channels, so a whole batch
+    with different sigmas costs two convolutions.
+    """
+    b, c, h, w = x.shape
+    sigma = torch.as_tensor(sigma, dtype=x.dtype, device=x.device).expand(b)
+    k = gaussian_kernels(sigma, kernel_size).repeat_interleave(c, dim=0)  # (B*C, size)
+    pad = kernel_size // 2
+    y = F.pad(x.reshape(1, b * c, h, w), (pad, pad, pad, pad), mode="reflect")
+    y = F.conv2d(y, k.view(b * c, 1, kernel_size, 1), groups=b * c)
+    y = F.conv2d(y, k.view(b * c, 1, 1, kernel_size), groups=b * c)
+    return y.reshape(b, c, h, w)
+
+
+def random_gaussian_blur(x: torch.Tensor, p: float = 0.5, sigma=(0.1, 2.0),
+                         kernel_size: int | None = None) -> torch.Tensor:
+    """Blur each image with probability ``p``, sigma uniform in ``sigma`` (in pixels).
+
+    The kernel spans about 10 % of the image side (odd), as in SimCLR.
+    """
+    kernel_size = kernel_size or 2 * (x.shape[-1] // 20) + 1
+    blur = torch.rand(x.shape[0], device=x.device) < p
+    s = _uniform(x.shape[0], sigma[0], sigma[1], x.device)
+    if kernel_size < 3 or not bool(blur.any()):
+        return x
+    return torch.where(blur.view(-1, 1, 1, 1), gaussian_blur(x, s, kernel_size), x)
+
+
+def solarize(x: torch.Tensor, threshold: float = 0.5) -> torch.Tensor:
+    """Invert every pixel at or above ``threshold``."""
+    return torch.where(x >= threshold, 1 - x, x)
+
+
+def random_solarize(x: torch.Tensor, p: float = 0.2, threshold: float = 0.5) -> torch.Tensor:
+    """Solarize each image with probability ``p``."""
+    hit = torch.rand(x.shape[0], device=x.device) < p
+    return torch.where(hit.view(-1, 1, 1, 1), solarize(x, threshold), x)
+
+
+# --8<-- [start:simclr]
+def simclr_view(x: torch.Tensor, size: int | None = None, scale=(0.08, 1.0), strength: float = 0.5,
+                grey_p: float = 0.2, blur_p: float = 0.0, solarize_p: float = 0.0) -> torch.Tensor:
+    """One random view of every image, SimCLR's recipe, with independent draws per image.
+
+    Random resized crop and flip, colour jitter of strength ``strength`` (SimCLR used 1.0
+    on ImageNet, 0.5 on CIFAR-10) with probability 0.8, greyscale with probability
+    ``grey_p``, Gaussian blur with ``blur_p`` (0.5 on ImageNet, off for CIFAR's 32 pixels)
+    and solarisation with ``solarize_p`` (used by BYOL and MoCo v3).
+    """
+    x = random_resized_crop_flip(x, scale=scale, size=size)
+    s = strength
+    x = color_jitter(x, 0.8 * s, 0.8 * s, 0.8 * s, 0.2 * s, p=0.8)
+    x = random_grayscale(x, grey_p)
+    if blur_p > 0:
+        x = random_gaussian_blur(x, blur_p)
+    if solarize_p > 0:
+        x = random_solarize(x, solarize_p)
+    return x
+# --8<-- [end:simclr]

@@ -1,0 +1,94 @@
+"""Each batched augmentation against its torchvision counterpart, and per-image randomness."""
+
+import pytest
+import torch
+from torchvision.transforms.v2 import functional as TF
+
+from ssl_examples import augment as A
+
+
+def images(n=6, size=16, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(n, 3, size, size, generator=g)
+
+
+def per_image(fn, x, params):
+    return torch.stack([fn(x[i], p) for i, p in enumerate(params)])
+
+
+@pytest.mark.parametrize("ours, theirs, params", [
+    (A.adjust_brightness, TF.adjust_brightness, [0.3, 0.8, 1.0, 1.2, 1.6, 0.0]),
+    (A.adjust_contrast, TF.adjust_contrast, [0.3, 0.8, 1.0, 1.2, 1.6, 0.0]),
+    (A.adjust_saturation, TF.adjust_saturation, [0.3, 0.8, 1.0, 1.2, 1.6, 0.0]),
+    (A.adjust_hue, TF.adjust_hue, [-0.5, -0.1, 0.0, 0.05, 0.25, 0.5]),
+])
+def test_colour_ops_match_torchvision_with_one_factor_per_image(ours, theirs, params):
+    x = images()
+    x[0, :, :4, :4] = 0.5  # grey pixels: hue undefined, saturation zero
+    expected = per_image(theirs, x, params)
+    assert torch.allclose(ours(x, torch.tensor(params)), expected, atol=1e-5)
+
+
+def test_grayscale_and_solarize_match_torchvision():
+    x = images()
+    assert torch.allclose(A.grayscale(x), TF.rgb_to_grayscale(x), atol=1e-6)
+    assert torch.equal(A.solarize(x, 0.5), TF.solarize(x, 0.5))
+
+
+def test_hsv_round_trip_is_the_identity():
+    x = images(size=32)
+    assert torch.allclose(A.hsv_to_rgb(A.rgb_to_hsv(x)), x, atol=1e-6)
+
+
+def test_gaussian_blur_matches_torchvision_with_one_sigma_per_image():
+    x = images(size=20)
+    sigmas = [0.1, 0.5, 1.0, 1.5, 2.0, 3.0]
+    expected = torch.stack([TF.gaussian_blur(x[i], [5, 5], [s, s]) for i, s in enumerate(sigmas)])
+    assert torch.allclose(A.gaussian_blur(x, torch.tensor(sigmas), 5), expected, atol=1e-5)
+
+
+def test_resized_crop_matches_torchvision_when_enlarging():
+    """A pixel-aligned box resampled to a larger size: torchvision crops, then resizes."""
+    size, out = 24, 32
+    yy, xx = torch.meshgrid(torch.linspace(0, 1, size), torch.linspace(0, 1, size), indexing="ij")
+    x = torch.stack([xx, yy, (xx * yy) ** 0.5])[None]  # a smooth image
+    top, left, h, w = 3, 5, 12, 16
+    expected = TF.resized_crop(x[0], top, left, h, w, [out, out], antialias=False)
+    box = torch.tensor([[(2 * left + w) / size - 1, (2 * top + h) / size - 1, w / size, h / size]])
+    ours = A.crop_resize(x, box, size=out)[0]
+    # Inside, both sample the same points bilinearly; on the crop's rim torchvision clamps to
+    # the crop while we may read the neighbouring pixel, a fraction of one pixel's change.
+    assert torch.allclose(ours[:, 1:-1, 1:-1], expected[:, 1:-1, 1:-1], atol=1e-5)
+    assert torch.allclose(ours, expected, atol=0.03)
+    flipped = A.crop_resize(x, box, flip=torch.tensor([True]), size=out)[0]
+    assert torch.allclose(flipped[:, 1:-1, 1:-1], TF.horizontal_flip(expected)[:, 1:-1, 1:-1], atol=1e-5)
+
+
+def test_random_ops_draw_different_parameters_for_every_image():
+    x = images(1, 16).expand(64, -1, -1, -1).contiguous()  # 64 copies of one image
+    torch.manual_seed(0)
+    for op in (lambda v: A.color_jitter(v, p=1.0), lambda v: A.random_gaussian_blur(v, p=1.0, kernel_size=5),
+               A.simclr_view):
+        y = op(x)
+        distinct = {tuple(y[i].flatten()[:50].tolist()) for i in range(len(y))}
+        assert len(distinct) > 60
+    grey = A.random_grayscale(x, p=0.5)
+    is_grey = (grey[:, 0] == grey[:, 1]).all(dim=(1, 2))
+    assert 10 < int(is_grey.sum()) < 54
+
+
+def test_probability_zero_is_the_identity_and_ranges_stay_in_unit_interval():
+    x = images()
+    assert torch.equal(A.color_jitter(x, p=0.0), x)
+    assert torch.equal(A.random_grayscale(x, p=0.0), x)
+    assert torch.equal(A.random_gaussian_blur(x, p=0.0), x)
+    y = A.simclr_view(x, strength=1.0, blur_p=1.0, solarize_p=0.5)
+    assert y.min() >= 0 and y.max() <= 1 and y.shape == x.shape
+
+
+def test_same_seed_same_views():
+    x = images()
+    torch.manual_seed(5)
+    a = A.simclr_view(x, blur_p=0.5)
+    torch.manual_seed(5)
+    assert torch.equal(a, A.simclr_view(x, blur_p=0.5))
