@@ -87,34 +87,42 @@ def adjust_saturation(x: torch.Tensor, factor) -> torch.Tensor:
     return _mix(x, grayscale(x), _per_image(factor, x))
 
 
+def _hue_value_chroma(x: torch.Tensor):
+    """Hue in [0, 1), value (the largest channel) and chroma (largest minus smallest)."""
+    r, g, b = x.unbind(1)
+    v = torch.maximum(torch.maximum(r, g), b)
+    chroma = v - torch.minimum(torch.minimum(r, g), b)
+    safe = torch.where(chroma > 0, chroma, torch.ones_like(chroma))
+    # Hue in sextants: the largest channel picks the sector, the other two the offset in it.
+    h = torch.where(r == v, (g - b) / safe, torch.where(g == v, 2 + (b - r) / safe, 4 + (r - g) / safe))
+    h = torch.where(chroma > 0, torch.remainder(h / 6, 1.0), torch.zeros_like(h))
+    return h.unsqueeze(1), v.unsqueeze(1), chroma.unsqueeze(1)
+
+
+def _from_hue(h: torch.Tensor, v: torch.Tensor, chroma: torch.Tensor) -> torch.Tensor:
+    """RGB from hue, value and chroma: channel n is ``v - chroma * clamp(min(k, 4 - k), 0, 1)``."""
+    n = torch.tensor([5.0, 3.0, 1.0], dtype=h.dtype, device=h.device).view(1, 3, 1, 1)
+    k = torch.remainder(n + 6 * h, 6)
+    return v - chroma * torch.minimum(k, 4 - k).clamp(0, 1)
+
+
 def rgb_to_hsv(x: torch.Tensor) -> torch.Tensor:
     """RGB batch in [0, 1] -> HSV with hue in [0, 1)."""
-    r, g, b = x.unbind(1)
-    v, argmax = x.max(dim=1)
-    chroma = v - x.min(dim=1).values
-    grey = chroma == 0
-    safe_chroma = torch.where(grey, torch.ones_like(chroma), chroma)
-    s = torch.where(v > 0, chroma / torch.where(v > 0, v, torch.ones_like(v)), torch.zeros_like(v))
-    # Hue in sextants: which channel is largest decides the sector, the other two the offset.
-    h = torch.where(argmax == 0, (g - b) / safe_chroma,
-                    torch.where(argmax == 1, 2 + (b - r) / safe_chroma, 4 + (r - g) / safe_chroma))
-    h = torch.where(grey, torch.zeros_like(h), h)
-    return torch.stack([torch.remainder(h / 6, 1.0), s, v], dim=1)
+    h, v, chroma = _hue_value_chroma(x)
+    s = chroma / torch.where(v > 0, v, torch.ones_like(v))
+    return torch.cat([h, s, v], dim=1)
 
 
 def hsv_to_rgb(hsv: torch.Tensor) -> torch.Tensor:
-    """Inverse of ``rgb_to_hsv``: channel n is ``v - v s clamp(min(k, 4 - k), 0, 1)``."""
+    """Inverse of ``rgb_to_hsv``."""
     h, s, v = hsv[:, 0:1], hsv[:, 1:2], hsv[:, 2:3]
-    n = torch.tensor([5.0, 3.0, 1.0], dtype=hsv.dtype, device=hsv.device).view(1, 3, 1, 1)
-    k = torch.remainder(n + 6 * h, 6)
-    return v - v * s * torch.minimum(k, 4 - k).clamp(0, 1)
+    return _from_hue(h, v, v * s)
 
 
 def adjust_hue(x: torch.Tensor, shift) -> torch.Tensor:
-    """Rotate the hue of each image by ``shift`` turns (in [-0.5, 0.5])."""
-    hsv = rgb_to_hsv(x)
-    hue = torch.remainder(hsv[:, 0:1] + _per_image(shift, x), 1.0)
-    return hsv_to_rgb(torch.cat([hue, hsv[:, 1:]], dim=1))
+    """Rotate the hue of each image by ``shift`` turns (in [-0.5, 0.5]); value and chroma stay."""
+    h, v, chroma = _hue_value_chroma(x)
+    return _from_hue(torch.remainder(h + _per_image(shift, x), 1.0), v, chroma)
 
 
 def _uniform(b: int, low: float, high: float, device) -> torch.Tensor:
