@@ -805,10 +805,17 @@ def build_deck(deck_path: Path, *, label: str | None = None, node_modules: Path 
             continue
         rel = urllib.parse.unquote(ref.split("#")[0].split("?")[0])
         target = (base / rel).resolve()
-        if rel.startswith("/") or base not in target.parents:
+        generated = (base.parent / "docs" / rel).resolve()
+        if (rel.startswith("figures/") and not target.is_file() and generated.is_file()
+                and (base.parent / "docs" / "figures").resolve() in generated.parents):
+            # figures/NAME.png: made by `python -m ssl_examples figures` into docs/figures/ (not
+            # committed); copied next to the deck like any image.
+            images[rel] = generated
+        elif rel.startswith("/") or base not in target.parents:
             problems.append((label, line, f"image `{ref}` must be a relative path inside {base.name}/"))
         elif not target.is_file():
-            problems.append((label, line, f"image `{ref}` not found (looked for {target.relative_to(base.parent)})"))
+            hint = " (run `python -m ssl_examples figures`)" if rel.startswith("figures/") else ""
+            problems.append((label, line, f"image `{ref}` not found (looked for {target.relative_to(base.parent)}){hint}"))
         else:
             images[target.relative_to(base).as_posix()] = target
 

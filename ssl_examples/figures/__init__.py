@@ -8,6 +8,7 @@ Each figure is a function ``f(path)``; add yours to ``FIGURES``.
 from pathlib import Path
 
 from ..errors import UserError
+from .lecture import LECTURE_FIGURES
 from .transformation import rotation_figure
 
 
@@ -20,6 +21,7 @@ def world_samples(path: Path) -> None:
 FIGURES = {
     "rotation.png": rotation_figure,
     "world-samples.png": world_samples,
+    **LECTURE_FIGURES,
 }
 
 
