@@ -1,0 +1,64 @@
+"""CIELAB colour conversion in torch, and k-means quantisation of colours.
+
+Colorization-style methods hide colour and keep lightness: ``L`` (0..100) is the input,
+``a, b`` (roughly -110..110) the target. The conversion follows the CIE definitions with the
+sRGB transfer curve and the D65 white point; it works on batches ``(..., 3, H, W)`` on any
+device and is differentiable.
+"""
+
+import torch
+
+# sRGB (linear) -> XYZ, D65.
+_RGB_TO_XYZ = torch.tensor([[0.412453, 0.357580, 0.180423],
+                            [0.212671, 0.715160, 0.072169],
+                            [0.019334, 0.119193, 0.950227]])
+_WHITE = torch.tensor([0.950456, 1.0, 1.088754])
+_EPS = (6 / 29) ** 3
+
+
+def _mix(matrix: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    return torch.einsum("ij,...jhw->...ihw", matrix.to(x), x)
+
+
+def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
+    """RGB in [0, 1], channels at dim -3, to CIELAB (L in [0, 100], a and b about [-110, 110])."""
+    linear = torch.where(rgb > 0.04045, ((rgb.clamp(min=0.04045) + 0.055) / 1.055) ** 2.4, rgb / 12.92)
+    xyz = _mix(_RGB_TO_XYZ, linear) / _WHITE.to(rgb).view(3, 1, 1)
+    f = torch.where(xyz > _EPS, xyz.clamp(min=_EPS) ** (1 / 3), xyz / (3 * (6 / 29) ** 2) + 4 / 29)
+    fx, fy, fz = f.unbind(-3)
+    return torch.stack([116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)], -3)
+
+
+def lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
+    """The inverse of :func:`rgb_to_lab`, clamped to [0, 1]."""
+    L, a, b = lab.unbind(-3)
+    fy = (L + 16) / 116
+    f = torch.stack([fy + a / 500, fy, fy - b / 200], -3)
+    xyz = torch.where(f > 6 / 29, f ** 3, 3 * (6 / 29) ** 2 * (f - 4 / 29)) * _WHITE.to(lab).view(3, 1, 1)
+    linear = _mix(torch.linalg.inv(_RGB_TO_XYZ).to(lab), xyz).clamp(0, 1)
+    rgb = torch.where(linear > 0.0031308, 1.055 * linear.clamp(min=0.0031308) ** (1 / 2.4) - 0.055, 12.92 * linear)
+    return rgb.clamp(0, 1)
+
+
+def kmeans(points: torch.Tensor, k: int, iterations: int = 30, seed: int = 0) -> torch.Tensor:
+    """Cluster centres ``(k, D)`` of ``points`` ``(N, D)`` (k-means++ start, then Lloyd steps)."""
+    g = torch.Generator().manual_seed(seed)
+    points = points.float()
+    centres = points[torch.randint(len(points), (1,), generator=g)]
+    for _ in range(1, k):  # k-means++: a far point is more likely to start a new cluster
+        d2 = torch.cdist(points, centres).min(1).values.square()
+        centres = torch.cat([centres, points[torch.multinomial(d2 + 1e-12, 1, generator=g)]])
+    for _ in range(iterations):
+        assign = torch.cdist(points, centres).argmin(1)
+        for j in range(k):
+            members = points[assign == j]
+            if len(members):
+                centres[j] = members.mean(0)
+    return centres
+
+
+def quantise(ab: torch.Tensor, centres: torch.Tensor) -> torch.Tensor:
+    """Index of the nearest centre for every pixel: ``(..., 2, H, W)`` -> ``(..., H, W)``."""
+    flat = ab.movedim(-3, -1)
+    d = (flat[..., None, :] - centres.to(ab)).square().sum(-1)
+    return d.argmin(-1)
