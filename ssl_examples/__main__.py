@@ -39,6 +39,8 @@ def add_runtime_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--workers", type=int, default=4, help="DataLoader workers for image folders")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
+    g.add_argument("--sync-bn", action="store_true",
+                   help="under torchrun on GPUs: BatchNorm statistics over all processes (SyncBatchNorm)")
 
 
 def make_parser() -> Parser:
@@ -58,6 +60,9 @@ def make_parser() -> Parser:
     g.add_argument("--optimizer", default=None, choices=["adamw", "sgd", "lars"])
     g.add_argument("--weight-decay", type=float, default=None)
     g.add_argument("--warmup-epochs", type=float, default=None)
+    g.add_argument("--temperature", type=float, default=None, help="contrastive methods: softmax temperature")
+    g.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                   help="any other field of the method's recipe, e.g. --set queue_size=16384 (repeatable)")
     add_runtime_args(p)
     p.add_argument("--out", type=Path, default=None, help="run folder (default: runs/METHOD)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
@@ -73,6 +78,10 @@ def make_parser() -> Parser:
     p = sub.add_parser("bench", help="pre-train every method on a fixed budget and compare")
     p.add_argument("--methods", nargs="+", default=None, help="only these methods (default: all)")
     p.add_argument("--out", type=Path, default=Path("docs/results/bench.json"))
+    p.add_argument("--speed", action="store_true",
+                   help="instead: training throughput of SimCLR and MoCo (ResNet-18), ours vs lightly")
+    p.add_argument("--steps", type=int, default=3, help="--speed: timed steps per measurement")
+    p.add_argument("--speed-batch", type=int, default=64, help="--speed: batch size")
     add_runtime_args(p)
 
     p = sub.add_parser("figures", help="regenerate the figures of the decks and pages")
@@ -85,7 +94,8 @@ def runtime_from(args):
     from .train import Runtime
 
     return Runtime(device=args.device, precision=args.precision, channels_last=args.channels_last,
-                   compile=args.compile, seed=args.seed, workers=args.workers, progress=not args.no_progress)
+                   compile=args.compile, seed=args.seed, workers=args.workers, progress=not args.no_progress,
+                   sync_bn=args.sync_bn)
 
 
 def get_method(name: str):
@@ -127,6 +137,9 @@ def cmd_pretrain(args) -> None:
                  ("image_size", "num_images", "backbone", "epochs", "batch_size", "lr",
                   "optimizer", "weight_decay", "warmup_epochs")
                  if getattr(args, k) is not None}
+    if args.temperature is not None:
+        args.set.append(f"temperature={args.temperature}")
+    overrides.update(recipe_settings(method.RECIPE, args.set))
     recipe: Recipe = replace(method.RECIPE, **overrides)
     runtime = runtime_from(args)
     device = pick_device(runtime.device)  # a bad --device fails before any work
@@ -154,6 +167,24 @@ def cmd_pretrain(args) -> None:
                 [args.method, "random init"],
                 {"linear probe": [ours["linear"], random_init["linear"]],
                  "kNN (k=200)": [ours["knn"], random_init["knn"]]})
+
+
+def recipe_settings(recipe, settings: list[str]) -> dict:
+    """``["name=value", ...]`` -> overrides of ``recipe``'s fields, each cast to the field's type."""
+    from dataclasses import fields
+
+    known = {f.name: type(getattr(recipe, f.name)) for f in fields(recipe)}
+    out = {}
+    for item in settings:
+        name, _, value = item.partition("=")
+        if name not in known or not value:
+            raise UserError(f"--set {item}: this method's recipe has no field {name!r}; it has {', '.join(known)}")
+        cast = known[name]
+        try:
+            out[name] = value.lower() in ("1", "true", "yes") if cast is bool else cast(value)
+        except ValueError:
+            raise UserError(f"--set {item}: {value!r} is not a valid {cast.__name__}") from None
+    return out
 
 
 def load_data(method, data_name: str, recipe, args):
@@ -186,7 +217,7 @@ def cmd_evaluate(args) -> None:
     for p in args.protocol:
         if p.startswith("finetune"):
             fraction = int(p.split("-")[1]) / 100
-            recipe = Recipe(**{**state["recipe"], "epochs": 10, "lr": 1e-3})
+            recipe = Recipe.from_dict({**state["recipe"], "epochs": 10, "lr": 1e-3})
             torch.manual_seed(runtime.seed)
             results[p] = finetune(backbone, data, fraction, recipe, runtime)
     print_table(f"{meta['method']} ({args.checkpoint}) on {data.name}, {len(data.test)} test images",
@@ -194,6 +225,11 @@ def cmd_evaluate(args) -> None:
 
 
 def cmd_bench(args) -> None:
+    if args.speed:
+        from .speed import run_speed
+
+        run_speed(runtime_from(args), steps=args.steps, batch_size=args.speed_batch)
+        return
     from .bench import run_bench
 
     run_bench(args.methods, args.out, runtime_from(args))

@@ -89,7 +89,7 @@ def run_bench(names: list[str] | None, out: Path, runtime: Runtime) -> dict:
         key = baseline_key(row["recipe"], row["in_channels"])
         if key not in results["baselines"]:
             print(f"== baselines for {key}", flush=True)
-            results["baselines"][key] = baselines(Recipe(**row["recipe"]), row["in_channels"], runtime)
+            results["baselines"][key] = baselines(Recipe.from_dict(row["recipe"]), row["in_channels"], runtime)
         row["baseline"] = key
     results["machine"] = {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
                           "threads": torch.get_num_threads(), "torch": torch.__version__,

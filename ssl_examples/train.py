@@ -16,7 +16,7 @@ import json
 import math
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import torch
@@ -42,6 +42,11 @@ class Recipe:
     weight_decay: float = 5e-4
     warmup_epochs: float = 1.0
 
+    @classmethod
+    def from_dict(cls, values: dict) -> "Recipe":
+        """A base ``Recipe`` from a saved one, dropping a method's own extra fields."""
+        return cls(**{f.name: values[f.name] for f in fields(cls) if f.name in values})
+
 
 @dataclass
 class Runtime:
@@ -54,6 +59,7 @@ class Runtime:
     seed: int = 0
     workers: int = 0
     progress: bool = True
+    sync_bn: bool = False  # under torchrun: BatchNorm statistics over the global batch (CUDA only)
 
 
 # --8<-- [start:device]
@@ -219,6 +225,10 @@ def train(model: nn.Module, dataset, recipe: Recipe, runtime: Runtime,
     model.to(device)
     if runtime.channels_last:
         model.to(memory_format=torch.channels_last)
+    if runtime.sync_bn and world > 1:
+        if device.type != "cuda":
+            raise UserError("--sync-bn needs CUDA GPUs (torch's SyncBatchNorm does not run on the CPU)")
+        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
 
     per_process_batch = recipe.batch_size // world
     steps_per_epoch = len(dataset) // recipe.batch_size
@@ -252,6 +262,8 @@ def train(model: nn.Module, dataset, recipe: Recipe, runtime: Runtime,
     for epoch in range(start_epoch, recipe.epochs):
         sampler = None
         if world > 1:
+            # Each process draws its own augmentations; reseeding per epoch keeps resume exact.
+            torch.manual_seed(runtime.seed * 1_000_003 + epoch * 1009 + rank)
             sampler = torch.utils.data.DistributedSampler(dataset, shuffle=True, seed=runtime.seed, drop_last=True)
             sampler.set_epoch(epoch)
         loader = make_loader(dataset, per_process_batch, shuffle=True, seed=runtime.seed * 100_003 + epoch,

@@ -10,8 +10,12 @@ To add a method: write ``methods/<name>.py`` in that shape, import it below and 
 to ``METHODS``; ``python -m ssl_examples list`` and the benchmark then pick it up.
 """
 
-from . import rotation
+from . import exemplar, moco, npid, rotation, simclr
 
 METHODS = {
     "rotation": rotation,
+    "exemplar": exemplar,
+    "npid": npid,
+    "simclr": simclr,
+    "moco": moco,
 }

@@ -1,0 +1,74 @@
+r"""Exemplar networks (Dosovitskiy, Springenberg, Riedmiller and Brox, NeurIPS 2014; PAMI 2015).
+
+Idea: every training image is a class of its own, a "surrogate class" made of the many
+distorted versions of one seed image. Heavy augmentation (crops, scaling, flips, colour,
+contrast) changes everything but the identity of the image, so the question **which of the
+N training images was this distorted crop made from?** can only be answered with features
+that ignore the distortions and keep what makes an image recognisable.
+
+Pretext targets: the image's index in the dataset (``batch["index"]``); each image appears
+twice per batch, as two different distorted crops.
+
+Loss: an ordinary parametric softmax over N classes, with one weight vector :math:`w_j` per
+training image and :math:`F` the backbone,
+
+.. math::
+
+    \mathcal{L} = -\frac{1}{2B} \sum_{b=1}^{B} \sum_{t=1}^{2}
+    \log \frac{\exp(w_{i_b}^\top F(t_b(x_{i_b})))}{\sum_{j=1}^{N} \exp(w_j^\top F(t_b(x_{i_b})))}
+
+It does not scale: the classifier has N x d weights and each of them is updated only when
+its single image comes round again, once per epoch (Dosovitskiy et al. stopped at 32 000
+surrogate classes; ImageNet has 1.28 million images).
+"""
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..augment import simclr_view
+from ..nets import make_backbone
+from ..train import Recipe
+
+
+# --8<-- [start:targets]
+def exemplar_batch(images: torch.Tensor, index: torch.Tensor, copies: int = 2, strength: float = 1.0,
+                   scale=(0.2, 1.0)) -> tuple[torch.Tensor, torch.Tensor]:
+    """``copies`` heavily distorted crops of every image, labelled with the image's index."""
+    x = images.float() / 255
+    views = torch.cat([simclr_view(x, scale=scale, strength=strength) for _ in range(copies)])
+    return views, index.repeat(copies)
+# --8<-- [end:targets]
+
+
+# --8<-- [start:model]
+class ExemplarNetwork(nn.Module):
+    """Backbone + a linear classifier with one output per training image."""
+
+    def __init__(self, backbone: nn.Module, num_images: int, copies: int = 2, strength: float = 1.0):
+        super().__init__()
+        self.backbone = backbone
+        self.classifier = nn.Linear(backbone.feature_dim, num_images)  # N x d weights: grows with N
+        self.copies, self.strength = copies, strength
+
+    def forward(self, batch):
+        x, labels = exemplar_batch(batch["image"], batch["index"], self.copies, self.strength)
+        logits = self.classifier(self.backbone(x))
+        loss = F.cross_entropy(logits, labels)
+        return loss, {"acc": (logits.argmax(1) == labels).float().mean().detach()}
+# --8<-- [end:model]
+
+
+@dataclass
+class ExemplarRecipe(Recipe):
+    copies: int = 2  # distorted crops of each image per batch
+    strength: float = 1.0  # colour-jitter strength: "heavy" augmentation
+
+
+RECIPE = ExemplarRecipe(image_size=32, num_images=8000, epochs=6, batch_size=128, lr=2e-3, weight_decay=5e-4)
+
+
+def build(recipe: ExemplarRecipe, data) -> ExemplarNetwork:
+    return ExemplarNetwork(make_backbone(recipe.backbone), len(data.pretrain), recipe.copies, recipe.strength)

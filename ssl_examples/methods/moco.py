@@ -1,0 +1,191 @@
+r"""MoCo v2: momentum contrast (He, Fan, Wu, Xie and Girshick, CVPR 2020; Chen, Fan,
+Girshick and He, "Improved baselines with momentum contrastive learning", 2020).
+
+Idea: the same question as SimCLR (**which key comes from the same image as this
+query?**), but the negatives are not limited to the current batch. A *queue* keeps the
+keys of the last K images; the keys come from a *momentum encoder*, a slowly moving average
+of the query encoder, so that keys computed a few hundred steps ago are still comparable
+with today's queries. Many negatives, small batches.
+
+Pretext targets: two views of each image; the query encoder embeds one (:math:`q`), the
+momentum encoder the other (:math:`k_+`); the queue holds K earlier keys :math:`k_j`.
+
+Loss (InfoNCE) with temperature :math:`\tau` (0.2 in MoCo v2):
+
+.. math::
+
+    \mathcal{L} = -\frac{1}{N} \sum_{n=1}^{N} \log
+    \frac{\exp(q_n^\top k_{+,n} / \tau)}{\exp(q_n^\top k_{+,n} / \tau) + \sum_{j=1}^{K} \exp(q_n^\top k_j / \tau)}
+
+After each step, :math:`\theta_k \leftarrow m\,\theta_k + (1 - m)\,\theta_q` and the batch's
+keys replace the oldest ones in the queue.
+
+Shuffled BatchNorm: BatchNorm statistics are shared by the images of a batch, so a query
+and its key could "communicate" through them and make the task trivially easy. MoCo
+shuffles the keys' images across GPUs before the key encoder and unshuffles the keys after,
+so each key is normalised with other images than its query. On one device we emulate it
+with split BatchNorm: the batch is normalised in ``bn_splits`` independent groups.
+"""
+
+import copy
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..augment import simclr_view
+from ..distributed import broadcast, gather, rank_and_world
+from ..nets import make_backbone, mlp
+from ..train import Recipe
+
+
+# --8<-- [start:loss]
+def info_nce_with_queue(q: torch.Tensor, k: torch.Tensor, queue: torch.Tensor,
+                        temperature: float = 0.2) -> torch.Tensor:
+    """InfoNCE: each query ``q[n]`` must pick its key ``k[n]`` among itself and the ``queue``.
+
+    ``q`` and ``k``: ``(N, d)``, ``queue``: ``(K, d)``, all L2-normalised; the positive is
+    logit 0.
+    """
+    positive = (q * k).sum(dim=1, keepdim=True)  # (N, 1)
+    negatives = q @ queue.T  # (N, K)
+    logits = torch.cat([positive, negatives], dim=1) / temperature
+    return F.cross_entropy(logits, torch.zeros(len(q), dtype=torch.long, device=q.device))
+# --8<-- [end:loss]
+
+
+# --8<-- [start:momentum]
+@torch.no_grad()
+def momentum_update(key: nn.Module, query: nn.Module, m: float) -> None:
+    """theta_k <- m theta_k + (1 - m) theta_q, parameter by parameter."""
+    for pk, pq in zip(key.parameters(), query.parameters()):
+        pk.mul_(m).add_(pq.detach(), alpha=1 - m)
+
+
+@torch.no_grad()
+def enqueue(queue: torch.Tensor, pointer: torch.Tensor, keys: torch.Tensor) -> None:
+    """Write ``keys`` over the oldest entries of the ring buffer ``queue``; advance ``pointer``."""
+    rows = (pointer + torch.arange(len(keys), device=keys.device)) % len(queue)
+    queue[rows] = keys.to(queue.dtype)
+    pointer.copy_((pointer + len(keys)) % len(queue))
+# --8<-- [end:momentum]
+
+
+class SplitBatchNorm(nn.modules.batchnorm._BatchNorm):
+    """BatchNorm that, in training, normalises ``splits`` equal groups of the batch separately.
+
+    It behaves like ``splits`` devices each normalising its own slice; in evaluation it is a
+    plain BatchNorm. Its state dict is a BatchNorm's, so a backbone trained with it loads
+    into an ordinary one.
+    """
+
+    def __init__(self, num_features: int, splits: int, **kwargs):
+        super().__init__(num_features, **kwargs)
+        self.splits = splits
+
+    def _check_input_dim(self, x):
+        if x.dim() not in (2, 4):
+            raise ValueError(f"expected 2-D or 4-D input, got {x.dim()}-D")
+
+    def forward(self, x):
+        s = self.splits
+        if not self.training or s == 1:
+            return super().forward(x)
+        b, c, rest = x.shape[0], x.shape[1], x.shape[2:]
+        # (b, c, ...) -> (b / s, s * c, ...): group g's images become channels g*c .. g*c + c - 1.
+        grouped = x.reshape(s, b // s, c, *rest).transpose(0, 1).reshape(b // s, s * c, *rest)
+        mean, var = self.running_mean.repeat(s), self.running_var.repeat(s)
+        y = F.batch_norm(grouped, mean, var, self.weight.repeat(s) if self.affine else None,
+                         self.bias.repeat(s) if self.affine else None, True, self.momentum, self.eps)
+        with torch.no_grad():  # the running statistics: the average over the groups
+            self.running_mean.copy_(mean.view(s, c).mean(0))
+            self.running_var.copy_(var.view(s, c).mean(0))
+            self.num_batches_tracked.add_(1)
+        return y.reshape(b // s, s, c, *rest).transpose(0, 1).reshape(b, c, *rest)
+
+
+def split_batchnorm(module: nn.Module, splits: int) -> nn.Module:
+    """Replace every BatchNorm1d/2d inside ``module`` by a ``SplitBatchNorm`` (same weights)."""
+    for name, child in module.named_children():
+        if isinstance(child, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            new = SplitBatchNorm(child.num_features, splits, eps=child.eps, momentum=child.momentum,
+                                 affine=child.affine).to(child.running_mean.device)
+            new.load_state_dict(child.state_dict())
+            setattr(module, name, new)
+        else:
+            split_batchnorm(child, splits)
+    return module
+
+
+# --8<-- [start:model]
+class MoCo(nn.Module):
+    """Query encoder (backbone + MLP head), its momentum copy, and a queue of keys."""
+
+    def __init__(self, backbone: nn.Module, temperature: float = 0.2, momentum: float = 0.99,
+                 queue_size: int = 4096, proj_dim: int = 128, hidden_dim: int = 512,
+                 bn_splits: int = 8, strength: float = 0.5, blur_p: float = 0.0):
+        super().__init__()
+        self.backbone = split_batchnorm(backbone, bn_splits)
+        self.head = split_batchnorm(mlp([backbone.feature_dim, hidden_dim, proj_dim]), bn_splits)
+        # The momentum encoder: a copy that is never trained by gradients, only averaged.
+        self.key_backbone = copy.deepcopy(self.backbone).requires_grad_(False)
+        self.key_head = copy.deepcopy(self.head).requires_grad_(False)
+        # Buffers travel with state_dict, so checkpoints keep the queue and resume exactly.
+        self.register_buffer("queue", F.normalize(torch.randn(queue_size, proj_dim), dim=1))
+        self.register_buffer("queue_pointer", torch.zeros((), dtype=torch.long))
+        self.temperature, self.momentum = temperature, momentum
+        self.strength, self.blur_p = strength, blur_p
+
+    @torch.no_grad()
+    def keys(self, x: torch.Tensor) -> torch.Tensor:
+        """Keys of ``x`` from the momentum encoder, with BatchNorm over shuffled images."""
+        rank, world = rank_and_world()
+        everyone = gather(x)  # the global batch of key views
+        order = broadcast(torch.randperm(len(everyone), device=x.device))  # rank 0's shuffle
+        mine = order[rank * len(x):(rank + 1) * len(x)]  # this process encodes these images
+        k = F.normalize(self.key_head(self.key_backbone(everyone[mine])), dim=1)
+        k_all = gather(k)  # k_all[j] is the key of image order[j]
+        position = torch.empty_like(order)
+        position[order] = torch.arange(len(order), device=x.device)  # unshuffle
+        return k_all[position[rank * len(x):(rank + 1) * len(x)]]
+
+    def loss_from_views(self, x_q: torch.Tensor, x_k: torch.Tensor):
+        q = F.normalize(self.head(self.backbone(x_q)), dim=1)
+        with torch.no_grad():
+            if self.training:
+                momentum_update(self.key_backbone, self.backbone, self.momentum)
+                momentum_update(self.key_head, self.head, self.momentum)
+            k = self.keys(x_k)
+        loss = info_nce_with_queue(q, k, self.queue.clone(), self.temperature)
+        with torch.no_grad():
+            acc = ((q * k).sum(1) > (q @ self.queue.T).max(1).values).float().mean()
+            if self.training:
+                enqueue(self.queue, self.queue_pointer, gather(k))
+        return loss, {"acc": acc}
+
+    def forward(self, batch):
+        x = batch["image"].float() / 255
+        return self.loss_from_views(simclr_view(x, strength=self.strength, blur_p=self.blur_p),
+                                    simclr_view(x, strength=self.strength, blur_p=self.blur_p))
+# --8<-- [end:model]
+
+
+@dataclass
+class MoCoRecipe(Recipe):
+    temperature: float = 0.2
+    momentum: float = 0.99  # 0.999 on ImageNet; 0.99 for short runs on small data
+    queue_size: int = 4096  # 65536 on ImageNet
+    proj_dim: int = 128
+    hidden_dim: int = 512  # 2048 in MoCo v2
+    bn_splits: int = 8  # split BatchNorm groups per process (1 = plain BatchNorm)
+    strength: float = 0.5
+    blur_p: float = 0.0
+
+
+RECIPE = MoCoRecipe(image_size=32, num_images=8000, epochs=6, batch_size=256, lr=2e-3, weight_decay=5e-4)
+
+
+def build(recipe: MoCoRecipe, data) -> MoCo:
+    return MoCo(make_backbone(recipe.backbone), recipe.temperature, recipe.momentum, recipe.queue_size,
+                recipe.proj_dim, recipe.hidden_dim, recipe.bn_splits, recipe.strength, recipe.blur_p)

@@ -1,0 +1,128 @@
+r"""NPID: non-parametric instance discrimination (Wu, Xiong, Yu and Lin, CVPR 2018).
+
+Idea: like exemplar networks, treat every image as its own class, **which image is this,
+among all the images of the dataset?**, but without one weight vector per class. Each
+image keeps its own L2-normalised 128-d feature in a *memory bank*, and the classifier's
+"weights" are those stored features. Nothing grows with the dataset but the bank, which is
+updated, not trained.
+
+Pretext targets: the index of each image in the dataset (``batch["index"]``).
+
+Loss: with :math:`f_i` the embedding of an augmented image :math:`i`, :math:`v_j` the bank
+entries and temperature :math:`\tau = 0.07`, the non-parametric softmax is
+
+.. math::
+
+    P(i \mid f) = \frac{\exp(v_i^\top f / \tau)}{\sum_{j=1}^{n} \exp(v_j^\top f / \tau)},
+    \qquad \mathcal{L} = -\frac{1}{N} \sum_{i} \log P(i \mid f_i).
+
+The sum over all n images is too expensive for large datasets, so NPID estimates it with
+noise-contrastive estimation (NCE): m = 4096 entries drawn uniformly as noise, and
+:math:`h(i, f) = \frac{P(i \mid f)}{P(i \mid f) + m / n}` is the probability that
+:math:`v_i` came from the data rather than the noise, with the normaliser
+:math:`Z = \sum_j \exp(v_j^\top f / \tau)` estimated once, from the first batch:
+
+.. math::
+
+    \mathcal{L}_{\text{NCE}} = -\frac{1}{N} \sum_i \Big[ \log h(i, f_i)
+    + \sum_{k=1}^{m} \log\big(1 - h(j_k, f_i)\big) \Big].
+
+The bank is then updated as :math:`v_i \leftarrow \operatorname{normalize}(0.5\, v_i + 0.5\, f_i)`.
+Small banks (up to ``exact_up_to`` images) use the exact softmax instead.
+"""
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..augment import simclr_view
+from ..distributed import gather
+from ..nets import make_backbone
+from ..train import Recipe
+
+
+# --8<-- [start:bank]
+@torch.no_grad()
+def update_memory(bank: torch.Tensor, index: torch.Tensor, features: torch.Tensor, momentum: float = 0.5) -> None:
+    """v_i <- normalize(m v_i + (1 - m) f_i) for the images in the batch, in place."""
+    mixed = momentum * bank[index] + (1 - momentum) * features.to(bank.dtype)
+    bank[index] = F.normalize(mixed, dim=1)
+# --8<-- [end:bank]
+
+
+# --8<-- [start:loss]
+def exact_softmax_loss(f: torch.Tensor, index: torch.Tensor, bank: torch.Tensor, temperature: float) -> torch.Tensor:
+    """-log P(i | f_i) with the sum over the whole bank."""
+    return F.cross_entropy(f @ bank.T / temperature, index)
+
+
+def nce_loss(f: torch.Tensor, index: torch.Tensor, bank: torch.Tensor, temperature: float,
+             negatives: int, z: torch.Tensor) -> torch.Tensor:
+    """NCE with ``negatives`` bank entries drawn uniformly as noise; ``z`` is the normaliser.
+
+    The noise entries are drawn once per batch and shared by its images (cheaper than a
+    draw per image, and the same estimator). ``z`` is a one-element buffer: 0 means "not
+    estimated yet", and the first call sets it to ``n * mean_j exp(v_j^T f / tau)``.
+    """
+    n = len(bank)
+    noise = torch.randint(0, n, (negatives,), device=f.device)
+    positive = (f * bank[index]).sum(dim=1, keepdim=True)  # column 0: the image's own entry
+    scores = torch.exp(torch.cat([positive, f @ bank[noise].T], dim=1) / temperature)  # (N, 1 + m)
+    if z.item() == 0:
+        with torch.no_grad():
+            z.fill_(gather(scores.mean()[None]).mean().item() * n)
+    p = scores / z  # P(i | f) for each key
+    h = p / (p + negatives / n)  # probability that a key is the data, not the noise
+    eps = 1e-7
+    return -(torch.log(h[:, 0] + eps) + torch.log(1 - h[:, 1:] + eps).sum(1)).mean()
+# --8<-- [end:loss]
+
+
+# --8<-- [start:model]
+class NPID(nn.Module):
+    """Backbone + linear 128-d embedding, a memory bank of every image's embedding."""
+
+    def __init__(self, backbone: nn.Module, num_images: int, dim: int = 128, temperature: float = 0.07,
+                 negatives: int = 4096, memory_momentum: float = 0.5, exact_up_to: int = 10_000):
+        super().__init__()
+        self.backbone = backbone
+        self.embed = nn.Linear(backbone.feature_dim, dim)
+        # Random unit vectors to start; each entry becomes a real embedding when its image is seen.
+        self.register_buffer("bank", F.normalize(torch.randn(num_images, dim), dim=1))
+        self.register_buffer("z", torch.zeros(()))  # NCE normaliser, estimated on the first batch
+        self.temperature, self.negatives, self.memory_momentum = temperature, negatives, memory_momentum
+        self.exact = num_images <= exact_up_to
+
+    def forward(self, batch):
+        x = simclr_view(batch["image"].float() / 255, scale=(0.2, 1.0), strength=0.5)
+        f = F.normalize(self.embed(self.backbone(x)), dim=1)
+        index = batch["index"]
+        bank = self.bank.clone()  # the loss reads the bank as it was before this step's update
+        if self.exact:
+            loss = exact_softmax_loss(f, index, bank, self.temperature)
+        else:
+            loss = nce_loss(f, index, bank, self.temperature, self.negatives, self.z)
+        with torch.no_grad():  # is the image's own entry the nearest one in the bank?
+            acc = ((f @ bank.T).argmax(1) == index).float().mean()
+            update_memory(self.bank, gather(index), gather(f.detach()), self.memory_momentum)
+        return loss, {"acc": acc}
+# --8<-- [end:model]
+
+
+@dataclass
+class NPIDRecipe(Recipe):
+    temperature: float = 0.07
+    negatives: int = 4096
+    memory_momentum: float = 0.5
+    dim: int = 128
+    exact_up_to: int = 10_000  # banks up to this size use the exact softmax, larger ones NCE
+
+
+RECIPE = NPIDRecipe(image_size=32, num_images=8000, epochs=6, batch_size=128, lr=2e-3, weight_decay=5e-4)
+
+
+def build(recipe: NPIDRecipe, data) -> NPID:
+    return NPID(make_backbone(recipe.backbone), len(data.pretrain), recipe.dim, recipe.temperature,
+                recipe.negatives, recipe.memory_momentum, recipe.exact_up_to)

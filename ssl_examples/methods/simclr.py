@@ -1,0 +1,103 @@
+r"""SimCLR: contrastive learning of two views (Chen, Kornblith, Norouzi and Hinton, ICML 2020).
+
+Idea: make two random views of every image (crop, flip, colour jitter, greyscale, blur)
+and ask, for each view, **which of the other 2N - 1 views in the batch comes from the same
+image?** Telling a view's twin from thousands of other images' views is easy if you
+recognise what is in the picture, and impossible from colour or position alone, because
+the augmentations scramble those.
+
+Pretext targets: none are stored; view :math:`2k-1` and view :math:`2k` are positives for
+each other, and every other view in the (global) batch is a negative.
+
+Loss (NT-Xent, the normalised temperature-scaled cross-entropy): with :math:`z_i` the
+L2-normalised output of the projection head for view :math:`i`, :math:`p(i)` its twin and
+temperature :math:`\tau`,
+
+.. math::
+
+    \mathcal{L} = -\frac{1}{2N} \sum_{i=1}^{2N}
+    \log \frac{\exp(z_i^\top z_{p(i)} / \tau)}{\sum_{j \ne i} \exp(z_i^\top z_j / \tau)}
+
+The projection head is thrown away after pre-training: the backbone's features before it
+keep more information (colour, orientation) that the loss teaches the head to discard.
+"""
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..augment import simclr_view
+from ..distributed import gather_with_grad, rank_and_world
+from ..nets import make_backbone, mlp
+from ..train import Recipe
+
+
+# --8<-- [start:loss]
+def nt_xent_loss(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.5) -> torch.Tensor:
+    """NT-Xent over the two views ``z1[k] <-> z2[k]`` of N images, ``(N, d)`` each.
+
+    Under ``torchrun`` the embeddings of every process are gathered (with gradients), so
+    the negatives are the whole global batch; each process averages over its own anchors.
+    """
+    z1, z2 = F.normalize(z1, dim=1), F.normalize(z2, dim=1)
+    rank, _ = rank_and_world()
+    n = len(z1)
+    anchors = torch.cat([z1, z2])  # this process's 2n views
+    candidates = torch.cat([gather_with_grad(z1), gather_with_grad(z2)])  # all 2N views
+    big_n = len(candidates) // 2
+    sim = anchors @ candidates.T / temperature  # (2n, 2N) cosine similarities / tau
+    mine = torch.arange(n, device=z1.device) + rank * n  # global positions of our images
+    self_pos = torch.cat([mine, mine + big_n])  # where each anchor sits among the candidates
+    twin_pos = torch.cat([mine + big_n, mine])  # where its other view sits
+    sim = sim.masked_fill(F.one_hot(self_pos, 2 * big_n).bool(), float("-inf"))  # j != i
+    return F.cross_entropy(sim, twin_pos)
+# --8<-- [end:loss]
+
+
+# --8<-- [start:model]
+class SimCLR(nn.Module):
+    """Backbone + MLP projection head, trained with NT-Xent on two views of each image."""
+
+    def __init__(self, backbone: nn.Module, temperature: float = 0.5, proj_dim: int = 128,
+                 hidden_dim: int = 512, strength: float = 0.5, blur_p: float = 0.0):
+        super().__init__()
+        self.backbone = backbone
+        self.head = mlp([backbone.feature_dim, hidden_dim, proj_dim])
+        self.temperature, self.strength, self.blur_p = temperature, strength, blur_p
+
+    def views(self, batch) -> tuple[torch.Tensor, torch.Tensor]:
+        x = batch["image"].float() / 255
+        return (simclr_view(x, strength=self.strength, blur_p=self.blur_p),
+                simclr_view(x, strength=self.strength, blur_p=self.blur_p))
+
+    def loss_from_views(self, v1: torch.Tensor, v2: torch.Tensor):
+        # One forward for both views: BatchNorm sees the 2n views together, as in SimCLR.
+        z1, z2 = self.head(self.backbone(torch.cat([v1, v2]))).chunk(2)
+        loss = nt_xent_loss(z1, z2, self.temperature)
+        with torch.no_grad():  # how often the twin is the most similar view (local batch)
+            s = F.normalize(z1, dim=1) @ F.normalize(z2, dim=1).T
+            acc = (s.argmax(1) == torch.arange(len(s), device=s.device)).float().mean()
+        return loss, {"acc": acc}
+
+    def forward(self, batch):
+        return self.loss_from_views(*self.views(batch))
+# --8<-- [end:model]
+
+
+@dataclass
+class SimCLRRecipe(Recipe):
+    temperature: float = 0.5  # the paper's code uses 0.5 for CIFAR-10 (0.1 with big ImageNet batches)
+    proj_dim: int = 128
+    hidden_dim: int = 512
+    strength: float = 0.5  # colour-jitter strength s: 0.5 for CIFAR-10, 1.0 for ImageNet
+    blur_p: float = 0.0  # 0.5 for ImageNet-sized images
+
+
+RECIPE = SimCLRRecipe(image_size=32, num_images=8000, epochs=6, batch_size=256, lr=2e-3, weight_decay=5e-4)
+
+
+def build(recipe: SimCLRRecipe, data) -> SimCLR:
+    return SimCLR(make_backbone(recipe.backbone), recipe.temperature, recipe.proj_dim, recipe.hidden_dim,
+                  recipe.strength, recipe.blur_p)

@@ -1,0 +1,88 @@
+import math
+
+import torch
+
+from ssl_examples.methods.simclr import SimCLR, nt_xent_loss
+from ssl_examples.nets import make_backbone
+
+from .gloo import average_gradients, run_processes
+
+
+def naive_nt_xent(z1, z2, t):
+    """The SimCLR paper's loss, written as loops over the 2N views."""
+    z = torch.cat([z1, z2])
+    z = z / z.norm(dim=1, keepdim=True)
+    n2 = len(z)
+    total = 0.0
+    for i in range(n2):
+        twin = (i + n2 // 2) % n2
+        denominator = sum(math.exp(float(z[i] @ z[j]) / t) for j in range(n2) if j != i)
+        total += -math.log(math.exp(float(z[i] @ z[twin]) / t) / denominator)
+    return total / n2
+
+
+def test_nt_xent_equals_the_double_loop():
+    g = torch.Generator().manual_seed(0)
+    for t in (0.1, 0.5, 1.0):
+        z1, z2 = torch.randn(6, 5, generator=g), torch.randn(6, 5, generator=g)
+        assert abs(nt_xent_loss(z1, z2, t).item() - naive_nt_xent(z1, z2, t)) < 1e-4
+
+
+def test_identical_views_far_from_others_give_a_small_loss():
+    z = torch.eye(8) * 5
+    assert nt_xent_loss(z, z, 0.1).item() < 1e-3
+    assert nt_xent_loss(z, z.roll(1, 0), 0.1).item() > 5  # twins swapped: large loss
+
+
+def test_a_training_step_lowers_the_loss(tiny_data):
+    torch.manual_seed(0)
+    model = SimCLR(make_backbone("convnet"))
+    batch = tiny_data.train.__getitems__(list(range(32)))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+    def loss_at_seed():
+        torch.manual_seed(1)
+        return model(batch)[0]
+
+    before = loss_at_seed().item()
+    for _ in range(10):
+        opt.zero_grad()
+        loss_at_seed().backward()
+        opt.step()
+    assert loss_at_seed().item() < 0.9 * before
+
+
+def small_model():
+    torch.manual_seed(0)
+    # Evaluation mode: BatchNorm uses its running statistics, so each view's embedding does
+    # not depend on which process holds the others; what is compared is the gather + loss.
+    return SimCLR(make_backbone("convnet"), temperature=0.5, hidden_dim=32, proj_dim=16).eval()
+
+
+def views(n):
+    g = torch.Generator().manual_seed(3)
+    return torch.rand(n, 3, 16, 16, generator=g), torch.rand(n, 3, 16, 16, generator=g)
+
+
+def one_of_two(rank, world, per_process):
+    model = small_model()
+    v1, v2 = views(per_process * world)
+    mine = slice(rank * per_process, (rank + 1) * per_process)
+    loss, _ = model.loss_from_views(v1[mine], v2[mine])
+    loss.backward()
+    average_gradients(model)
+    return loss.item(), [p.grad for p in model.parameters()]
+
+
+def test_two_processes_with_batch_b_equal_one_process_with_batch_2b(tmp_path):
+    b = 4
+    results = run_processes(one_of_two, (b,), tmp_path)
+    model = small_model()
+    loss, _ = model.loss_from_views(*views(2 * b))
+    loss.backward()
+    # Each process averages over its own anchors; DDP's mean of the two is the global mean.
+    assert abs(sum(r[0] for r in results) / 2 - loss.item()) < 1e-5
+    for (name, p), g0, g1 in zip(model.named_parameters(), results[0][1], results[1][1]):
+        assert torch.allclose(g0, g1), name  # gradients were averaged
+        assert torch.allclose(g0, p.grad, atol=1e-6, rtol=1e-4), name
+    assert any(p.grad.abs().sum() > 0 for p in model.backbone.parameters())
