@@ -13,7 +13,7 @@ N_CLASSES = len(CLASSES)
 
 @pytest.fixture(scope="module")
 def batch():
-    return render_world(1200, 32, seed=7)
+    return render_world(960, 32, seed=7)
 
 
 def test_classes():
@@ -65,16 +65,16 @@ def _rows(images):
 
 
 def test_splits_disjoint_deterministic_and_memoised():
-    train = world_split("train", 1500)
-    val = world_split("val", 400)
-    test = world_split("test", 400)
-    assert world_split("train", 1500) is train  # memoised
+    train = world_split("train", 1000, 16)
+    val = world_split("val", 300, 16)
+    test = world_split("test", 300, 16)
+    assert world_split("train", 1000, 16) is train  # memoised
     rows = [_rows(x[0]) for x in (train, val, test)]
-    assert len(rows[0]) == 1500 and len(rows[1]) == 400 and len(rows[2]) == 400  # no duplicates
+    assert len(rows[0]) == 1000 and len(rows[1]) == 300 and len(rows[2]) == 300  # no duplicates
     assert not rows[0] & rows[1] and not rows[0] & rows[2] and not rows[1] & rows[2]
-    assert not _rows(render_world(400, 32, seed=0)[0]) & (rows[0] | rows[1] | rows[2])
+    assert not _rows(render_world(300, 16, seed=0)[0]) & (rows[0] | rows[1] | rows[2])
     world_split.cache_clear()
-    again = world_split("val", 400)
+    again = world_split("val", 300, 16)
     assert again is not val and torch.equal(again[0], val[0]) and torch.equal(again[2], val[2])
     with pytest.raises(ValueError):
         world_split("validation", 10)
@@ -89,12 +89,12 @@ def test_every_class_balanced(batch):
 def test_mask_marks_where_the_main_object_changed_the_image():
     """Render the same scenes with and without the main object: the pixels it changes lie in its
     mask (up to the one-pixel anti-aliased rim), and nearly all mask pixels are changed."""
-    scenes = world.scenes_for(200, seed=3)
+    scenes = world.scenes_for(150, seed=3)
     kind = scenes.kind.clone()
     kind[:, world.MAIN] = -1
     with_obj, ids = world.render(scenes, 32)
     without, _ = world.render(dataclasses.replace(scenes, kind=kind), 32)
-    _, masks, labels = render_world(200, 32, seed=3)
+    _, masks, labels = render_world(150, 32, seed=3)
     mask = masks > 0
     assert torch.equal(mask, ids == world.MAIN + 1)
     changed = (with_obj - without).abs().amax(1) > 1 / 255
@@ -147,7 +147,7 @@ def test_colour_alone_does_not_give_the_class_away(batch):
     images, masks, labels = batch
     obj = (masks > 0)[:, None].float()
     colour = (images.float() * obj).sum((2, 3)) / obj.sum((2, 3)).clamp(min=1)
-    train, test = slice(0, 800), slice(800, None)
+    train, test = slice(0, 640), slice(640, None)
     nearest = torch.cdist(colour[test], colour[train]).topk(15, largest=False).indices
     votes = torch.nn.functional.one_hot(labels[train][nearest], N_CLASSES).sum(1)
     accuracy = (votes.argmax(1) == labels[test]).float().mean()
