@@ -5,7 +5,7 @@ import torch
 from ssl_examples.methods.simclr import SimCLR, nt_xent_loss
 from ssl_examples.nets import make_backbone
 
-from .gloo import average_gradients, run_processes
+from .gloo import average_gradients, one_thread, run_processes  # noqa: F401 (one_thread: autouse)
 
 
 def naive_nt_xent(z1, z2, t):

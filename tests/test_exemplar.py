@@ -1,0 +1,33 @@
+import torch
+
+from ssl_examples.methods.exemplar import ExemplarNetwork, exemplar_batch
+from ssl_examples.nets import make_backbone
+
+from .gloo import one_thread  # noqa: F401 (autouse fixture: one thread)
+
+
+def test_every_crop_is_labelled_with_its_image_index():
+    images = torch.randint(0, 256, (4, 3, 16, 16), dtype=torch.uint8)
+    x, labels = exemplar_batch(images, torch.tensor([7, 3, 9, 0]), copies=3)
+    assert x.shape == (12, 3, 16, 16)
+    assert labels.tolist() == [7, 3, 9, 0] * 3
+    assert not torch.allclose(x[0], x[4])  # two distortions of one image differ
+
+
+def test_the_classifier_has_one_class_per_image_and_training_lowers_the_loss(tiny_data):
+    torch.manual_seed(0)
+    model = ExemplarNetwork(make_backbone("convnet"), num_images=len(tiny_data.train))
+    assert model.classifier.out_features == 128
+    batch = tiny_data.train.__getitems__(list(range(16)))
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+
+    def loss_at_seed():
+        torch.manual_seed(1)
+        return model(batch)[0]
+
+    before = loss_at_seed().item()
+    for _ in range(8):
+        opt.zero_grad()
+        loss_at_seed().backward()
+        opt.step()
+    assert loss_at_seed().item() < 0.8 * before

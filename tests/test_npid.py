@@ -1,0 +1,92 @@
+import math
+
+import torch
+import torch.nn.functional as F
+
+from ssl_examples.methods.npid import NPID, exact_softmax_loss, nce_loss, update_memory
+from ssl_examples.nets import make_backbone
+
+from .gloo import one_thread  # noqa: F401 (autouse fixture: one thread)
+
+
+def test_memory_update_mixes_and_renormalises_only_the_batch_rows():
+    bank = F.normalize(torch.randn(6, 4), dim=1)
+    old = bank.clone()
+    f = F.normalize(torch.randn(2, 4), dim=1)
+    update_memory(bank, torch.tensor([1, 4]), f, momentum=0.5)
+    for row, i in enumerate([1, 4]):
+        mixed = 0.5 * old[i] + 0.5 * f[row]
+        assert torch.allclose(bank[i], mixed / mixed.norm())
+    assert torch.equal(bank[[0, 2, 3, 5]], old[[0, 2, 3, 5]])
+
+
+def test_exact_loss_is_the_non_parametric_softmax():
+    g = torch.Generator().manual_seed(0)
+    bank = F.normalize(torch.randn(10, 4, generator=g), dim=1)
+    f = F.normalize(torch.randn(3, 4, generator=g), dim=1)
+    index = torch.tensor([2, 7, 0])
+    t = 0.07
+    expected = 0.0
+    for b in range(3):
+        scores = [math.exp(float(bank[j] @ f[b]) / t) for j in range(10)]
+        expected += -math.log(scores[index[b]] / sum(scores)) / 3
+    assert abs(exact_softmax_loss(f, index, bank, t).item() - expected) < 1e-4
+
+
+def test_nce_loss_follows_its_formula_and_estimates_z_once():
+    g = torch.Generator().manual_seed(1)
+    n, m, t = 50, 7, 0.5
+    bank = F.normalize(torch.randn(n, 4, generator=g), dim=1)
+    f = F.normalize(torch.randn(3, 4, generator=g), dim=1)
+    index = torch.tensor([1, 2, 3])
+    z = torch.zeros(())
+    torch.manual_seed(5)
+    loss = nce_loss(f, index, bank, t, m, z).item()
+    torch.manual_seed(5)
+    noise = torch.randint(0, n, (m,))
+    scores = torch.exp(torch.cat([(f * bank[index]).sum(1, keepdim=True), f @ bank[noise].T], 1) / t)
+    assert torch.isclose(z, scores.mean() * n)  # the first batch's Monte-Carlo estimate
+
+    def h(s):
+        return (s / z) / (s / z + m / n)
+
+    expected = sum(-math.log(h(scores[b, 0])) - sum(math.log(1 - h(scores[b, k])) for k in range(1, m + 1))
+                   for b in range(3)) / 3
+    assert abs(loss - expected) < 1e-4
+    z_before = z.clone()
+    nce_loss(f, index, bank, t, m, z)
+    assert torch.equal(z, z_before)  # kept, not re-estimated
+
+
+def test_exact_or_nce_by_bank_size():
+    assert NPID(make_backbone("convnet"), 100, exact_up_to=100).exact
+    assert not NPID(make_backbone("convnet"), 101, exact_up_to=100).exact
+
+
+def test_the_nce_path_sets_z_and_writes_only_the_batch_into_the_bank(tiny_data):
+    torch.manual_seed(0)
+    model = NPID(make_backbone("convnet"), len(tiny_data.train), negatives=16, exact_up_to=0)
+    before = model.bank.clone()
+    loss, _ = model(tiny_data.train.__getitems__(list(range(32))))
+    loss.backward()
+    assert model.z.item() > 0 and torch.equal(model.bank[32:], before[32:])
+    assert not torch.isclose(model.bank[:32], before[:32]).all(dim=1).any()
+    assert torch.allclose(model.bank.norm(dim=1), torch.ones(len(model.bank)))
+
+
+def test_training_lowers_the_loss(tiny_data):
+    """With a small bank (the exact softmax) the same batch gets easier to pick out."""
+    torch.manual_seed(0)
+    model = NPID(make_backbone("convnet"), len(tiny_data.train))
+    assert model.exact
+    batch = tiny_data.train.__getitems__(list(range(32)))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    losses = []
+    for _ in range(6):
+        torch.manual_seed(1)
+        loss = model(batch)[0]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0]
