@@ -11,9 +11,12 @@ to ``METHODS``; ``python -m ssl_examples list`` and the benchmark then pick it u
 """
 
 from . import exemplar, moco, npid, rotation, simclr
+from . import context_prediction, jigsaw
 
 METHODS = {
     "rotation": rotation,
+    "context_prediction": context_prediction,
+    "jigsaw": jigsaw,
     "exemplar": exemplar,
     "npid": npid,
     "simclr": simclr,

@@ -1,0 +1,117 @@
+r"""Context prediction: where does this patch sit? (Doersch, Gupta and Efros, ICCV 2015).
+
+Idea: cut a centre patch and one of its eight neighbours out of a 3x3 grid and ask the
+network where the neighbour was: top-left, top, top-right, left, right, bottom-left, bottom
+or bottom-right. Knowing that an ear goes above an eye, or a wheel below a car door, answers
+it; so the network has to learn what parts of objects look like and how they are arranged.
+
+Shortcuts the paper closes, and so do we: patches are separated by a *gap* and each one is
+*jittered* by a few pixels, so lines and textures that simply continue from one patch into
+the next do not give the answer away; and, with a probability, each patch keeps only one of
+its colour channels, because lenses shift colours slightly towards the image border
+(chromatic aberration), which tells a network where a patch was without any understanding.
+
+Pretext targets: for every image, all eight (centre, neighbour) pairs, with the neighbour's
+position :math:`y \in \{0, \dots, 7\}` in reading order as the label.
+
+Loss: with :math:`F` the backbone applied to each patch separately (a siamese network: the
+same weights), :math:`h` a classifier on the concatenated features, :math:`p_{i,0}` the
+centre patch of image :math:`i` and :math:`p_{i,y}` its neighbour at position :math:`y`,
+
+.. math::
+
+    \mathcal{L} = -\frac{1}{8N} \sum_{i=1}^{N} \sum_{y=0}^{7}
+    \log \operatorname{softmax}\big(h([F(p_{i,0}), F(p_{i,y})])\big)_y
+"""
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..nets import make_backbone, mlp
+from ..train import Recipe
+
+# --8<-- [start:targets]
+# The eight neighbours of the centre cell (row 1, column 1) of a 3x3 grid, in reading order:
+# label y is the neighbour at cell NEIGHBOUR_CELLS[y], i.e. (row, column) offset OFFSETS[y].
+NEIGHBOUR_CELLS = (0, 1, 2, 3, 5, 6, 7, 8)
+OFFSETS = tuple((c // 3 - 1, c % 3 - 1) for c in NEIGHBOUR_CELLS)
+
+
+def cut_grid(x: torch.Tensor, patch: int, gap: int, jitter: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cut a 3x3 grid of ``patch``-pixel squares, ``gap`` pixels apart, each moved by up to
+    ``jitter`` pixels in x and y, out of every image: patches ``(B, 9, C, patch, patch)`` in
+    reading order and the top-left corner ``(row, col)`` of each, ``(B, 9, 2)``.
+
+    The grid is centred in the image; it needs ``3 patch + 2 gap + 2 jitter`` pixels.
+    """
+    b, c, h, w = x.shape
+    extent = 3 * patch + 2 * gap + 2 * jitter
+    if extent > min(h, w):
+        raise ValueError(f"a grid of {patch}-px patches with gap {gap} and jitter {jitter} "
+                         f"needs {extent} px, the images have {min(h, w)}")
+    cell = torch.arange(3, device=x.device) * (patch + gap)
+    top = (h - extent) // 2 + jitter + cell.repeat_interleave(3)  # rows of the 9 cells
+    left = (w - extent) // 2 + jitter + cell.repeat(3)  # columns of the 9 cells
+    corners = torch.stack([top, left], dim=-1).expand(b, 9, 2)
+    corners = corners + torch.randint(-jitter, jitter + 1, (b, 9, 2), device=x.device)
+    offsets = torch.arange(patch, device=x.device)
+    rows = (corners[..., 0, None] + offsets)[:, :, :, None]  # (B, 9, P, 1)
+    cols = (corners[..., 1, None] + offsets)[:, :, None, :]  # (B, 9, 1, P)
+    images = torch.arange(b, device=x.device).view(b, 1, 1, 1)
+    patches = x.permute(0, 2, 3, 1)[images, rows, cols]  # (B, 9, P, P, C)
+    return patches.permute(0, 1, 4, 2, 3), corners
+
+
+def drop_colour(patches: torch.Tensor, p: float) -> torch.Tensor:
+    """With probability ``p`` per patch, copy one random colour channel into all three.
+
+    A single channel has no colour fringes, so chromatic aberration cannot reveal where in
+    the image the patch was cut.
+    """
+    if patches.shape[1] == 1 or p == 0:
+        return patches
+    n = patches.shape[0]
+    keep = torch.randint(0, patches.shape[1], (n,), device=patches.device)
+    one = patches[torch.arange(n, device=patches.device), keep].unsqueeze(1).expand_as(patches)
+    drop = (torch.rand(n, device=patches.device) < p).view(n, 1, 1, 1)
+    return torch.where(drop, one, patches)
+# --8<-- [end:targets]
+
+
+# --8<-- [start:model]
+class ContextPrediction(nn.Module):
+    """A siamese backbone on the patches + an MLP on (centre, neighbour) features -> 8 positions."""
+
+    def __init__(self, backbone: nn.Module, patch: int = 8, gap: int = 3, jitter: int = 1,
+                 colour_drop: float = 0.67):
+        super().__init__()
+        self.backbone = backbone
+        self.patch, self.gap, self.jitter, self.colour_drop = patch, gap, jitter, colour_drop
+        d = backbone.feature_dim
+        self.head = mlp([2 * d, 512, 8])
+
+    def forward(self, batch):
+        x = batch["image"].float() / 255
+        # Mirroring the whole image first is a safe augmentation: the labels are read off the
+        # grid cut from the mirrored image.
+        mirror = torch.rand(len(x), 1, 1, 1, device=x.device) < 0.5
+        x = torch.where(mirror, x.flip(3), x)
+        patches, _ = cut_grid(x, self.patch, self.gap, self.jitter)
+        b = len(x)
+        patches = drop_colour(patches.flatten(0, 1), self.colour_drop)
+        features = self.backbone(patches).view(b, 9, -1)  # each patch on its own
+        centre = features[:, 4:5].expand(-1, 8, -1)
+        neighbours = features[:, list(NEIGHBOUR_CELLS)]
+        logits = self.head(torch.cat([centre, neighbours], dim=2).flatten(0, 1))
+        labels = torch.arange(8, device=x.device).repeat(b)
+        loss = F.cross_entropy(logits, labels)
+        return loss, {"acc": (logits.argmax(1) == labels).float().mean().detach()}
+# --8<-- [end:model]
+
+
+RECIPE = Recipe(image_size=32, num_images=8000, epochs=6, batch_size=128, lr=2e-3, weight_decay=5e-4)
+
+
+def build(recipe: Recipe, data) -> ContextPrediction:
+    return ContextPrediction(make_backbone(recipe.backbone))

@@ -1,0 +1,137 @@
+r"""Jigsaw puzzles (Noroozi and Favaro, ECCV 2016).
+
+Idea: cut an image into a 3x3 grid of tiles, shuffle them, and ask the network which
+shuffle was applied. Putting a cat back together is easy if you know where a cat's head,
+body and tail go, so solving puzzles teaches the network about object parts and their layout.
+
+Pretext targets: a fixed set of :math:`P` permutations of the nine tiles (here 100 by
+default) is chosen once, greedily, so that any two differ in as many positions as possible
+(their Hamming distance): permutations that differ by one swap would make a needlessly
+ambiguous task. Each image gets a random permutation from the set, and its index is the
+label. Tiles are cut with a random offset inside their cell (so edges do not line up) and
+each is normalised to zero mean and unit variance on its own (so low-level statistics such
+as brightness do not tell neighbours apart); 30 % of the images are turned grey.
+
+Loss: with :math:`t_{i,1..9}` the tiles of image :math:`i` placed in the order given by
+permutation :math:`\pi_{y_i}`, :math:`F` the backbone applied to each tile (shared weights)
+and :math:`h` a classifier on the nine concatenated features,
+
+.. math::
+
+    \mathcal{L} = -\frac{1}{N} \sum_{i=1}^{N}
+    \log \operatorname{softmax}\big(h([F(t_{i,\pi_{y_i}(1)}), \dots, F(t_{i,\pi_{y_i}(9)})])\big)_{y_i}
+"""
+
+import functools
+import itertools
+import os
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..augment import random_grayscale
+from ..nets import make_backbone, mlp
+from ..train import Recipe
+from .context_prediction import cut_grid
+
+CACHE = Path(os.environ.get("SSL_EXAMPLES_CACHE", "~/.cache/ssl_examples")).expanduser()
+
+
+# --8<-- [start:permutations]
+def hamming_distances(perms: torch.Tensor) -> torch.Tensor:
+    """Pairwise Hamming distances (positions where two permutations differ) of a set."""
+    return (perms[:, None, :] != perms[None, :, :]).sum(2)
+
+
+def greedy_permutations(n: int, tiles: int = 9) -> torch.Tensor:
+    """``n`` permutations of ``tiles`` elements, chosen greedily to be far apart.
+
+    Start from the identity; then repeatedly add the permutation whose Hamming distance to
+    its nearest already-chosen permutation is largest (ties: the first in lexicographic
+    order). This maximises the minimum distance one step at a time; it is deterministic.
+    """
+    every = torch.tensor(list(itertools.permutations(range(tiles))))  # lexicographic order
+    # Two permutations agree at as many positions as the dot product of their one-hot codes.
+    codes = F.one_hot(every, tiles).flatten(1).float()
+    chosen = [0]  # the identity
+    nearest = tiles - codes @ codes[0]
+    for _ in range(n - 1):
+        j = int(nearest.argmax())
+        chosen.append(j)
+        nearest = torch.minimum(nearest, tiles - codes @ codes[j])
+    return every[chosen]
+
+
+@functools.lru_cache(maxsize=8)
+def permutation_set(n: int = 100, tiles: int = 9, cache_dir: Path | None = CACHE) -> torch.Tensor:
+    """``greedy_permutations(n, tiles)``, memoised and (with ``cache_dir``) cached on disk."""
+    path = Path(cache_dir) / f"jigsaw-permutations-{tiles}-{n}.pt" if cache_dir else None
+    if path and path.is_file():
+        return torch.load(path, weights_only=True)
+    perms = greedy_permutations(n, tiles)
+    if path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        torch.save(perms, tmp)
+        os.replace(tmp, path)
+    return perms
+# --8<-- [end:permutations]
+
+
+# --8<-- [start:targets]
+def shuffle_tiles(x: torch.Tensor, perms: torch.Tensor, tile: int, gap: int,
+                  jitter: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cut each image into 3x3 tiles and shuffle them with a random permutation of the set.
+
+    Returns the shuffled tiles ``(B, 9, C, tile, tile)`` and the permutations' indices:
+    position ``k`` of image ``i`` holds tile ``perms[labels[i], k]`` (in reading order).
+    """
+    tiles, _ = cut_grid(x, tile, gap, jitter)
+    labels = torch.randint(0, len(perms), (len(x),), device=x.device)
+    order = perms.to(x.device)[labels]  # (B, 9)
+    shuffled = tiles[torch.arange(len(x), device=x.device)[:, None], order]
+    return shuffled, labels
+
+
+def normalise_tiles(tiles: torch.Tensor) -> torch.Tensor:
+    """Each tile to zero mean and unit standard deviation on its own (over pixels and channels).
+
+    The backbone expects [0, 1] inputs and standardises them with mean 0.5, std 0.25, so we
+    hand it ``0.5 + 0.25 z``: it then sees exactly the normalised tile ``z``.
+    """
+    dims = tuple(range(tiles.ndim - 3, tiles.ndim))
+    z = (tiles - tiles.mean(dims, keepdim=True)) / (tiles.std(dims, keepdim=True) + 1e-3)
+    return 0.5 + 0.25 * z
+# --8<-- [end:targets]
+
+
+# --8<-- [start:model]
+class Jigsaw(nn.Module):
+    """A shared backbone on each of the nine tiles, features concatenated, permutation index out."""
+
+    def __init__(self, backbone: nn.Module, num_permutations: int = 100, tile: int = 8,
+                 gap: int = 2, jitter: int = 1, grey: float = 0.3):
+        super().__init__()
+        self.backbone = backbone
+        self.register_buffer("perms", permutation_set(num_permutations), persistent=False)
+        self.tile, self.gap, self.jitter, self.grey = tile, gap, jitter, grey
+        self.head = mlp([9 * backbone.feature_dim, 512, num_permutations])
+
+    def forward(self, batch):
+        x = random_grayscale(batch["image"].float() / 255, self.grey)
+        tiles, labels = shuffle_tiles(x, self.perms, self.tile, self.gap, self.jitter)
+        b = len(x)
+        features = self.backbone(normalise_tiles(tiles.flatten(0, 1))).view(b, -1)
+        logits = self.head(features)
+        loss = F.cross_entropy(logits, labels)
+        return loss, {"acc": (logits.argmax(1) == labels).float().mean().detach()}
+# --8<-- [end:model]
+
+
+RECIPE = Recipe(image_size=32, num_images=8000, epochs=6, batch_size=128, lr=2e-3, weight_decay=5e-4)
+
+
+def build(recipe: Recipe, data) -> Jigsaw:
+    return Jigsaw(make_backbone(recipe.backbone))
