@@ -82,6 +82,7 @@ def make_parser() -> Parser:
                    help="instead: training throughput of SimCLR and MoCo (ResNet-18), ours vs lightly")
     p.add_argument("--steps", type=int, default=3, help="--speed: timed steps per measurement")
     p.add_argument("--speed-batch", type=int, default=64, help="--speed: batch size")
+    p.add_argument("--speed-backbone", default="resnet18-cifar", help="--speed: backbone")
     add_runtime_args(p)
 
     p = sub.add_parser("figures", help="regenerate the figures of the decks and pages")
@@ -228,7 +229,7 @@ def cmd_bench(args) -> None:
     if args.speed:
         from .speed import run_speed
 
-        run_speed(runtime_from(args), steps=args.steps, batch_size=args.speed_batch)
+        run_speed(runtime_from(args), steps=args.steps, batch_size=args.speed_batch, backbone=args.speed_backbone)
         return
     from .bench import run_bench
 
