@@ -8,6 +8,7 @@ Each figure is a function ``f(path)``; add yours to ``FIGURES``.
 from pathlib import Path
 
 from ..errors import UserError
+from .instances import exemplar_figure, simclr_views_figure
 from .lecture import LECTURE_FIGURES
 from .transformation import rotation_figure
 
@@ -21,6 +22,8 @@ def world_samples(path: Path) -> None:
 FIGURES = {
     "rotation.png": rotation_figure,
     "world-samples.png": world_samples,
+    "simclr-views.png": simclr_views_figure,
+    "exemplar-crops.png": exemplar_figure,
     **LECTURE_FIGURES,
 }
 
