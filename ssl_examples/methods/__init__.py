@@ -11,12 +11,15 @@ to ``METHODS``; ``python -m ssl_examples list`` and the benchmark then pick it u
 """
 
 from . import exemplar, moco, npid, rotation, simclr
-from . import context_prediction, jigsaw
+from . import bownet, colorization, context_encoder, context_prediction, jigsaw
 
 METHODS = {
     "rotation": rotation,
     "context_prediction": context_prediction,
     "jigsaw": jigsaw,
+    "context_encoder": context_encoder,
+    "colorization": colorization,
+    "bownet": bownet,
     "exemplar": exemplar,
     "npid": npid,
     "simclr": simclr,

@@ -1,0 +1,77 @@
+import numpy as np
+import torch
+from skimage.color import lab2rgb, rgb2lab
+
+from ssl_examples.color import lab_to_rgb, rgb_to_lab
+from ssl_examples.methods.colorization import (Colorization, ab_bins, annealed_mean, nearest_bin,
+                                               rebalancing_weights, soft_encode)
+from ssl_examples.nets import make_backbone
+
+
+def test_lab_matches_scikit_image_and_round_trips():
+    torch.manual_seed(0)
+    x = torch.rand(2, 3, 8, 8, dtype=torch.float64)
+    lab = rgb_to_lab(x)
+    ref = torch.from_numpy(rgb2lab(x.permute(0, 2, 3, 1).numpy())).permute(0, 3, 1, 2)
+    assert (lab - ref).abs().max() < 0.05  # skimage's white point differs in the 5th digit
+    assert (lab_to_rgb(lab) - x).abs().max() < 1e-6
+    back = torch.from_numpy(lab2rgb(lab.permute(0, 2, 3, 1).numpy())).permute(0, 3, 1, 2)
+    assert (back - x).abs().max() < 1e-3
+
+
+def test_the_bins_are_the_in_gamut_grid():
+    bins = ab_bins()
+    assert 200 < len(bins) < 313 + 30  # the paper has 313 in-gamut bins of side 10
+    assert (bins % 10 == 0).all()
+    # Pure red, green and blue are in gamut, so their bins are in the set and near them.
+    ab = rgb_to_lab(torch.eye(3).view(3, 3, 1, 1))[:, 1:]
+    centres = bins[nearest_bin(ab, bins).flatten()]
+    assert (centres - ab.flatten(1)).abs().max() <= 5 + 1e-4
+
+
+def test_soft_encoding_sums_to_one_and_favours_the_true_bin():
+    torch.manual_seed(0)
+    bins = ab_bins()
+    ab = bins[torch.randint(len(bins), (64,))].T.reshape(1, 2, 8, 8) + torch.rand(1, 2, 8, 8) * 4 - 2
+    z = soft_encode(ab, bins)
+    assert torch.allclose(z.sum(1), torch.ones(1, 8, 8))
+    assert ((z > 0).sum(1) == 5).all()
+    assert torch.equal(z.argmax(1), nearest_bin(ab, bins))
+    assert (z.max(1).values > 0.3).all()
+
+
+def test_rebalancing_weights_have_expectation_one_and_favour_rare_colours():
+    bins = ab_bins()
+    counts = torch.ones(len(bins))
+    counts[0] = 1000
+    w = rebalancing_weights(counts, bins)
+    p = torch.exp(-torch.cdist(bins, bins).square() / 50) @ (counts / counts.sum())
+    p = p / p.sum()
+    assert torch.isclose((p * w).sum(), torch.tensor(1.0), atol=1e-5)
+    assert w[0] < w[-1]
+
+
+def test_annealed_mean_decodes_a_sharp_prediction_to_its_bin():
+    bins = ab_bins()
+    logits = torch.full((1, len(bins), 1, 1), -30.0)
+    logits[0, 7] = 30.0
+    assert torch.allclose(annealed_mean(logits, bins)[0, :, 0, 0], bins[7])
+
+
+def test_a_training_step_lowers_the_loss(tiny_data):
+    torch.manual_seed(0)
+    model = Colorization(make_backbone("convnet", in_channels=1), torch.ones(len(ab_bins())))
+    batch = tiny_data.train.__getitems__(list(range(16)))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+    def loss_at_seed():
+        torch.manual_seed(1)
+        return model(batch)[1]["kl"]  # the loss minus its floor, the targets' entropy
+
+    before = loss_at_seed()
+    for _ in range(10):
+        opt.zero_grad()
+        torch.manual_seed(1)
+        model(batch)[0].backward()
+        opt.step()
+    assert loss_at_seed().item() < 0.7 * before.item()
