@@ -5,6 +5,7 @@ checkpoint, a diverging loss) end with one line on stderr and exit status 2.
 """
 
 import argparse
+import os
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -153,11 +154,15 @@ def cmd_pretrain(args) -> None:
     torch.manual_seed(runtime.seed)
     model = method.build(recipe, data)
     run_dir.mkdir(parents=True, exist_ok=True)
-    print(f"pre-training {args.method} on {data_name} ({len(data.pretrain)} images, {recipe.image_size} px), "
-          f"backbone {recipe.backbone}, {recipe.epochs} epochs, device {device}")
+    rank0 = os.environ.get("RANK", "0") == "0"  # under torchrun only rank 0 talks and evaluates
+    if rank0:
+        print(f"pre-training {args.method} on {data_name} ({len(data.pretrain)} images, {recipe.image_size} px), "
+              f"backbone {recipe.backbone}, {recipe.epochs} epochs, device {device}")
     meta = {"method": args.method, "data": data_name, "backbone": recipe.backbone,
             "in_channels": model.backbone.in_channels, "image_size": recipe.image_size}
     train(model, data.pretrain, recipe, runtime, run_dir, resume=args.resume, meta=meta)
+    if not rank0:
+        return
     print(f"checkpoint: {checkpoint}")
     if args.no_eval:
         return
