@@ -10,6 +10,8 @@ from pathlib import Path
 from ..errors import UserError
 from .instances import exemplar_figure, simclr_views_figure
 from .lecture import LECTURE_FIGURES
+from .reconstruction import bownet_figure, colorization_figure, context_encoder_figure
+from .structure import context_prediction_figure, jigsaw_figure
 from .transformation import rotation_figure
 
 
@@ -21,6 +23,11 @@ def world_samples(path: Path) -> None:
 
 FIGURES = {
     "rotation.png": rotation_figure,
+    "context-prediction.png": context_prediction_figure,
+    "jigsaw.png": jigsaw_figure,
+    "context-encoder.png": context_encoder_figure,
+    "colorization.png": colorization_figure,
+    "bownet.png": bownet_figure,
     "world-samples.png": world_samples,
     "simclr-views.png": simclr_views_figure,
     "exemplar-crops.png": exemplar_figure,
