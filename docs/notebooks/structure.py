@@ -1,0 +1,89 @@
+# %% [markdown]
+# # Notebook: inferring structure
+#
+# The pretext targets of [context prediction](../../lecture/structure/) and jigsaw
+# puzzles, made from images of the course's embedded data world. No training here: the
+# point is to see what the network is asked, and why the gaps between patches matter.
+
+# %%
+import matplotlib.pyplot as plt
+import torch
+
+from ssl_examples.data import load_world
+
+torch.manual_seed(0)
+data = load_world(image_size=96, num_images=64, num_test=16)
+images = data.pretrain.images.float() / 255  # (N, 3, 96, 96) in [0, 1]
+print(images.shape)
+
+# %% [markdown]
+# ## Context prediction: a centre patch and a numbered neighbour
+#
+# Cut a 3x3 grid of 32-pixel cells, keep a smaller patch in each with a random jitter,
+# so that no line continues exactly from one patch into the next.
+
+# %%
+def grid_patches(x, cell=32, patch=24, jitter=3):
+    """9 patches per image, (N, 9, 3, patch, patch), each jittered inside its cell."""
+    n = x.shape[0]
+    out = torch.empty(n, 9, 3, patch, patch)
+    slack = cell - patch
+    for k in range(9):
+        r, c = divmod(k, 3)
+        for i in range(n):
+            dy, dx = torch.randint(max(0, slack // 2 - jitter), min(slack, slack // 2 + jitter) + 1, (2,)).tolist()
+            out[i, k] = x[i, :, r * cell + dy:r * cell + dy + patch, c * cell + dx:c * cell + dx + patch]
+    return out
+
+
+patches = grid_patches(images[:4])
+neighbours = [0, 1, 2, 3, 5, 6, 7, 8]  # the 8 answers, numbered 0..7
+fig, axes = plt.subplots(4, 3, figsize=(5, 6.5))
+for i in range(4):
+    label = torch.randint(8, ()).item()
+    axes[i, 0].imshow(images[i].permute(1, 2, 0))
+    axes[i, 1].imshow(patches[i, 4].permute(1, 2, 0))
+    axes[i, 2].imshow(patches[i, neighbours[label]].permute(1, 2, 0))
+    axes[i, 2].set_title(f"target: {label}", fontsize=9)
+for a, t in zip(axes[0], ["image", "centre", "neighbour"]):
+    a.set_xlabel(t)
+for a in axes.flat:
+    a.set_xticks([])
+    a.set_yticks([])
+plt.tight_layout()
+
+# %% [markdown]
+# ## Jigsaw: a fixed set of permutations far apart in Hamming distance
+#
+# Choose permutations greedily: each new one is the candidate whose smallest Hamming
+# distance to those already chosen is largest.
+
+# %%
+def far_apart_permutations(n, candidates=2000, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    pool = torch.stack([torch.randperm(9, generator=g) for _ in range(candidates)])
+    chosen = [pool[0]]
+    best = (pool != pool[0]).sum(1)
+    for _ in range(n - 1):
+        j = int(best.argmax())
+        chosen.append(pool[j])
+        best = torch.minimum(best, (pool != pool[j]).sum(1))
+    return torch.stack(chosen)
+
+
+perms = far_apart_permutations(30)
+d = (perms[:, None, :] != perms[None, :, :]).sum(-1)
+d.fill_diagonal_(9)
+print("smallest Hamming distance between two chosen permutations:", int(d.min()))
+
+# %%
+tiles = grid_patches(images[:1], patch=28, jitter=2)[0]
+label = 7
+shuffled = tiles[perms[label]]
+fig, axes = plt.subplots(3, 3, figsize=(4, 4))
+for k, a in enumerate(axes.flat):
+    a.imshow(shuffled[k].permute(1, 2, 0))
+    a.set_xticks([])
+    a.set_yticks([])
+fig.suptitle(f"input of the network; target: permutation {label}")
+plt.tight_layout()
