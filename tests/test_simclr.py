@@ -1,5 +1,6 @@
 import math
 
+import pytest
 import torch
 
 from ssl_examples.methods.simclr import SimCLR, nt_xent_loss
@@ -86,3 +87,15 @@ def test_two_processes_with_batch_b_equal_one_process_with_batch_2b(tmp_path):
         assert torch.allclose(g0, g1), name  # gradients were averaged
         assert torch.allclose(g0, p.grad, atol=1e-6, rtol=1e-4), name
     assert any(p.grad.abs().sum() > 0 for p in model.backbone.parameters())
+
+
+def test_set_overrides_a_recipe_field_with_its_type_and_rejects_unknown_ones():
+    from ssl_examples.__main__ import recipe_settings
+    from ssl_examples.errors import UserError
+    from ssl_examples.methods.simclr import RECIPE
+
+    assert recipe_settings(RECIPE, ["temperature=0.1", "hidden_dim=64"]) == {"temperature": 0.1, "hidden_dim": 64}
+    with pytest.raises(UserError, match="no field 'queue_size'"):
+        recipe_settings(RECIPE, ["queue_size=5"])
+    with pytest.raises(UserError, match="not a valid int"):
+        recipe_settings(RECIPE, ["hidden_dim=lots"])
