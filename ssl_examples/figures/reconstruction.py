@@ -14,7 +14,7 @@ from .common import image_row, photo, save, to_numpy_image
 PHOTOS = ("chelsea", "astronaut", "coffee", "rocket")
 
 
-def _trained_context_encoder(steps: int = 10) -> context_encoder.ContextEncoder:
+def _trained_context_encoder(steps: int = 30) -> context_encoder.ContextEncoder:
     """The encoder-decoder of ``runs/context_encoder`` if it was pre-trained, else a few seconds
     of training on world images (enough to show the idea, not the quality)."""
     from ..data import load_images
@@ -26,7 +26,7 @@ def _trained_context_encoder(steps: int = 10) -> context_encoder.ContextEncoder:
     if run.is_file():
         model.load_state_dict(load_checkpoint(run)["model"])
         return model.eval()
-    images = load_images("world", 32, num_images=320).pretrain.images
+    images = load_images("world", 32, num_images=960).pretrain.images
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
     for step in range(steps):
         batch = {"image": images[step * 32:(step + 1) * 32]}
