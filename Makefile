@@ -17,6 +17,7 @@ help:
 	@echo "make build   write the static site to site/"
 	@echo "make figures regenerate every figure the decks and pages use"
 	@echo "make bench   run the benchmark and write docs/results/bench.json"
+	@echo "make pdf     build the site, then print every deck to site/pdf/<deck>.pdf"
 
 # --- set-up -----------------------------------------------------------------
 $(VENV)/.installed: requirements.txt constraints.txt pyproject.toml
@@ -44,6 +45,10 @@ figures: setup
 
 build: setup figures
 	$(PY) -m mkdocs build --strict
+
+# One PDF per deck in site/pdf/<deck>.pdf: 16:9, one page per counted slide (builds collapsed).
+pdf: build browser
+	$(PY) slides/handout.py site
 
 serve: setup figures
 	$(PY) -m mkdocs serve --strict -a 127.0.0.1:8000
