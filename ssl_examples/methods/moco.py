@@ -124,7 +124,7 @@ class MoCo(nn.Module):
 
     def __init__(self, backbone: nn.Module, temperature: float = 0.2, momentum: float = 0.99,
                  queue_size: int = 4096, proj_dim: int = 128, hidden_dim: int = 512,
-                 bn_splits: int = 8, strength: float = 0.5, blur_p: float = 0.0):
+                 bn_splits: int = 8, strength: float = 0.5, blur_p: float = 0.0, min_scale: float = 0.08):
         super().__init__()
         self.backbone = split_batchnorm(backbone, bn_splits)
         self.head = split_batchnorm(mlp([backbone.feature_dim, hidden_dim, proj_dim]), bn_splits)
@@ -135,7 +135,7 @@ class MoCo(nn.Module):
         self.register_buffer("queue", F.normalize(torch.randn(queue_size, proj_dim), dim=1))
         self.register_buffer("queue_pointer", torch.zeros((), dtype=torch.long))
         self.temperature, self.momentum = temperature, momentum
-        self.strength, self.blur_p = strength, blur_p
+        self.strength, self.blur_p, self.scale = strength, blur_p, (min_scale, 1.0)
 
     @torch.no_grad()
     def keys(self, x: torch.Tensor) -> torch.Tensor:
@@ -166,8 +166,9 @@ class MoCo(nn.Module):
 
     def forward(self, batch):
         x = batch["image"].float() / 255
-        return self.loss_from_views(simclr_view(x, strength=self.strength, blur_p=self.blur_p),
-                                    simclr_view(x, strength=self.strength, blur_p=self.blur_p))
+        def view():
+            return simclr_view(x, scale=self.scale, strength=self.strength, blur_p=self.blur_p)
+        return self.loss_from_views(view(), view())
 # --8<-- [end:model]
 
 
@@ -181,11 +182,16 @@ class MoCoRecipe(Recipe):
     bn_splits: int = 8  # split BatchNorm groups per process (1 = plain BatchNorm)
     strength: float = 0.5
     blur_p: float = 0.0
+    min_scale: float = 0.2  # smallest crop (fraction of the image); 0.08 on ImageNet
 
 
-RECIPE = MoCoRecipe(image_size=32, num_images=8000, epochs=6, batch_size=256, lr=2e-3, weight_decay=5e-4)
+# The embedded data has 3000 images: a queue of 1024 keeps every image's own older keys out
+# of its negatives (keep K well below the dataset size), and 4 groups of 16 for BatchNorm.
+RECIPE = MoCoRecipe(image_size=32, num_images=3000, epochs=5, batch_size=64, lr=2e-3, weight_decay=5e-4,
+                    queue_size=1024, bn_splits=4)
 
 
 def build(recipe: MoCoRecipe, data) -> MoCo:
     return MoCo(make_backbone(recipe.backbone), recipe.temperature, recipe.momentum, recipe.queue_size,
-                recipe.proj_dim, recipe.hidden_dim, recipe.bn_splits, recipe.strength, recipe.blur_p)
+                recipe.proj_dim, recipe.hidden_dim, recipe.bn_splits, recipe.strength, recipe.blur_p,
+                recipe.min_scale)
