@@ -68,6 +68,25 @@ def print_deck(page, base: str, slug: str, out: Path) -> int:
     return count
 
 
+def print_all(browser, site: Path) -> list[tuple[Path, int]]:
+    """Print every deck built under ``site`` with a Playwright ``browser``; (pdf, pages) per deck."""
+    handler = functools.partial(_Quiet, directory=str(site))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    done = []
+    try:
+        page = browser.new_page(viewport={"width": WIDTH, "height": HEIGHT})
+        for slug in sorted(p.stem for p in HERE.glob("*.md")):
+            out = site / "pdf" / f"{slug}.pdf"
+            done.append((out, print_deck(page, base, slug, out)))
+        page.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+    return done
+
+
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     site = Path(argv[0] if argv else "site").resolve()
@@ -78,22 +97,13 @@ def main(argv=None) -> int:
         return 1
     from playwright.sync_api import sync_playwright
 
-    handler = functools.partial(_Quiet, directory=str(site))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_port}"
-    try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox",
-                                                                        "--disable-gpu"])
-            page = browser.new_page(viewport={"width": WIDTH, "height": HEIGHT})
-            for slug in decks:
-                out = site / "pdf" / f"{slug}.pdf"
-                n = print_deck(page, base, slug, out)
-                print(f"wrote {out.relative_to(site.parent) if site.parent in out.parents else out}: {n} pages")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu"])
+        try:
+            for out, n in print_all(browser, site):
+                print(f"wrote {out}: {n} pages")
+        finally:
             browser.close()
-    finally:
-        server.shutdown()
     return 0
 
 
