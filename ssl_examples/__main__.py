@@ -194,9 +194,9 @@ def recipe_settings(recipe, settings: list[str]) -> dict:
 
 
 def load_data(method, data_name: str, recipe, args):
-    from .data import load_images
+    from .data import load_for_method
 
-    return load_images(data_name, recipe.image_size, args.data_root, args.download, recipe.num_images)
+    return load_for_method(method, data_name, recipe.image_size, recipe.num_images, args.data_root, args.download)
 
 
 def cmd_evaluate(args) -> None:

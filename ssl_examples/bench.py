@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from .data import load_images
+from .data import load_for_method, load_images
 from .evaluate import SupervisedClassifier, frozen_protocols, knn_accuracy, linear_probe
 from .methods import METHODS
 from .nets import make_backbone
@@ -57,7 +57,7 @@ def bench_method(name: str, runtime: Runtime) -> dict:
     method = METHODS[name]
     recipe = method.RECIPE
     torch.manual_seed(runtime.seed)
-    data = load_images("world", recipe.image_size, num_images=recipe.num_images)
+    data = load_for_method(method, "world", recipe.image_size, recipe.num_images)
     model = method.build(recipe, data)
     start = time.perf_counter()
     train(model, data.pretrain, recipe, runtime)

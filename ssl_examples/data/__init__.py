@@ -201,3 +201,17 @@ def load_images(name: str = "world", image_size: int = 32, root: Path | None = N
             raise UserError("the folder dataset needs --data-root PATH")
         return load_folder(root, image_size)
     raise UserError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
+
+
+def load_for_method(method, name: str, image_size: int, num_images: int, root: Path | None = None,
+                    download: bool = False) -> ImageData:
+    """The data a method module trains on: images, or clips if it declares ``DATA = "video"``.
+
+    A video method's ``pretrain`` set holds clips (``CLIPS`` of ``FRAMES`` frames); its
+    ``train``/``test`` sets are still the labelled images every method is evaluated on.
+    """
+    if getattr(method, "DATA", "images") == "video":
+        from .video import load_video
+
+        return load_video(name, image_size, num_images, method.CLIPS, method.FRAMES, root)
+    return load_images(name, image_size, root, download, num_images)

@@ -11,6 +11,7 @@ to ``METHODS``; ``python -m ssl_examples list`` and the benchmark then pick it u
 """
 
 from . import exemplar, moco, npid, rotation, simclr
+from . import audio_visual, order_prediction, shuffle_and_learn, tracking_colorization
 from . import bownet, colorization, context_encoder, context_prediction, jigsaw
 
 METHODS = {
@@ -24,4 +25,8 @@ METHODS = {
     "npid": npid,
     "simclr": simclr,
     "moco": moco,
+    "tracking_colorization": tracking_colorization,
+    "shuffle_and_learn": shuffle_and_learn,
+    "order_prediction": order_prediction,
+    "audio_visual": audio_visual,
 }

@@ -1,0 +1,117 @@
+r"""Order Prediction Network: sorting shuffled frames (Lee, Huang, Singh and Yang, ICCV 2017).
+
+Idea: instead of a yes/no question about three frames (Shuffle and Learn), shuffle four
+frames and ask for their order. Many more answers make a harder task, and to sort frames the
+network must understand how the moving object changes from one to the next.
+
+Pretext targets: four frames :math:`t_1 < t_2 < t_3 < t_4` from a window with motion are shown
+in one of the :math:`4! = 24` orders. An order and its reverse are one class (a person
+swinging a racket forwards or backwards looks alike), so there are **12 classes**. Two
+measures stop low-level shortcuts: every frame is cropped with its own small *spatial jitter*
+(so the network cannot line up pixels across frames), and every frame keeps only one colour
+channel, repeated three times (*channel splitting*: no chromatic cues to exploit).
+
+Network: a frame network :math:`F` shared by the four frames; a *pairwise feature fusion*
+layer :math:`g` on every pair :math:`(i, j)`, :math:`i < j`; a classifier :math:`h` on the six
+pair features. With :math:`\pi_n` the permutation class of tuple :math:`n`,
+
+.. math::
+
+    \mathcal{L} = -\frac{1}{N} \sum_{n=1}^{N} \log \operatorname{softmax}\Big(h\big(
+      [\, g(F(x_n^i), F(x_n^j)) \,]_{i < j}\big)\Big)_{\pi_n}
+"""
+
+import itertools
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..augment import crop_resize
+from ..nets import make_backbone, mlp
+from ..train import Recipe
+from .shuffle_and_learn import pick_frames
+
+DATA = "video"
+CLIPS, FRAMES = 1000, 8
+
+
+# --8<-- [start:classes]
+def order_classes(n: int = 4) -> list[tuple[int, ...]]:
+    """One representative per class: the permutations that come before their reverse."""
+    return [p for p in itertools.permutations(range(n)) if p < p[::-1]]
+
+
+ORDERS = torch.tensor(order_classes())  # (12, 4)
+
+
+def order_label(perm: tuple[int, ...]) -> int:
+    """The class of a permutation: the index of it or of its reverse in ``order_classes``."""
+    perm = tuple(perm)
+    return order_classes(len(perm)).index(min(perm, perm[::-1]))
+# --8<-- [end:classes]
+
+
+# --8<-- [start:targets]
+def shuffle_frames(video: torch.Tensor, candidates: int = 4) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Four frames per clip in a random order: frames ``(B, 4, C, H, W)``, class labels ``(B,)``,
+    and the frame indices shown ``(B, 4)``.
+
+    The class is drawn uniformly, then the order is that class's representative or its reverse.
+    """
+    B = len(video)
+    frames = pick_frames(video, 4, candidates)  # sorted: t1 < t2 < t3 < t4
+    labels = torch.randint(len(ORDERS), (B,), device=video.device)
+    perm = ORDERS.to(video.device)[labels]
+    perm = torch.where(torch.rand(B, 1, device=video.device) < 0.5, perm, perm.flip(1))
+    shown = frames.gather(1, perm)
+    return video[torch.arange(B, device=video.device)[:, None], shown], labels, shown
+
+
+def jitter_and_split(x: torch.Tensor, jitter: float = 0.1) -> torch.Tensor:
+    """Per-frame spatial jitter and channel splitting on ``(B, K, 3, H, W)`` floats.
+
+    A crop of 60-100 % of the frame is shared by the tuple; each frame shifts it by up to
+    ``jitter`` (a fraction of the image) on its own and keeps one random colour channel.
+    """
+    B, K, C, H, W = x.shape
+    size = torch.empty(B, 1, device=x.device).uniform_(0.6, 1.0).expand(B, K)
+    centre = (torch.rand(B, 1, 2, device=x.device) * 2 - 1) * (1 - size[..., None])
+    centre = centre + (torch.rand(B, K, 2, device=x.device) * 2 - 1) * jitter
+    boxes = torch.stack([centre[..., 0], centre[..., 1], size, size], -1).reshape(B * K, 4)
+    crops = crop_resize(x.reshape(B * K, C, H, W), boxes)
+    channel = torch.randint(C, (B * K,), device=x.device)
+    one = crops[torch.arange(B * K, device=x.device), channel]
+    return one[:, None].expand(-1, C, -1, -1).reshape(B, K, C, H, W)
+# --8<-- [end:targets]
+
+
+# --8<-- [start:model]
+class OrderPrediction(nn.Module):
+    """Frame network, pairwise fusion of the six frame pairs, 12-way order classifier."""
+
+    def __init__(self, backbone: nn.Module, pair_dim: int = 128):
+        super().__init__()
+        self.backbone = backbone
+        self.pairs = list(itertools.combinations(range(4), 2))
+        self.fuse = nn.Sequential(nn.Linear(2 * backbone.feature_dim, pair_dim), nn.BatchNorm1d(pair_dim),
+                                  nn.ReLU(inplace=True))
+        self.head = mlp([len(self.pairs) * pair_dim, 256, len(ORDERS)])
+
+    def forward(self, batch):
+        frames, labels, _ = shuffle_frames(batch["video"])
+        x = jitter_and_split(frames.float() / 255)
+        B, K, C, H, W = x.shape
+        f = self.backbone(x.reshape(B * K, C, H, W)).reshape(B, K, -1)
+        fused = [self.fuse(torch.cat([f[:, i], f[:, j]], 1)) for i, j in self.pairs]
+        logits = self.head(torch.cat(fused, 1))
+        loss = F.cross_entropy(logits, labels)
+        return loss, {"acc": (logits.argmax(1) == labels).float().mean().detach()}
+# --8<-- [end:model]
+
+
+RECIPE = Recipe(image_size=32, num_images=3000, epochs=5, batch_size=32, lr=2e-3, weight_decay=5e-4)
+
+
+def build(recipe: Recipe, data) -> OrderPrediction:
+    return OrderPrediction(make_backbone(recipe.backbone))

@@ -1,0 +1,99 @@
+r"""Shuffle and Learn: temporal order verification (Misra, Zitnick and Hebert, ECCV 2016).
+
+Idea: show the network three frames of a video and ask whether they are in the right
+temporal order. A person answers by following what moves: the arm goes up, then further up.
+To answer, the network has to find the moving object in each frame and compare its pose and
+position across frames, which needs features of objects rather than of pixels.
+
+Pretext targets: from a window of a clip with motion take five frames
+:math:`a < b < c < d < e`. The tuple :math:`(b, c, d)` is *positive* (in order); replacing the
+middle frame by one from outside the window gives the two *negative* variants of the paper,
+:math:`(b, a, d)` and :math:`(b, e, d)`. A tuple may also be shown backwards,
+:math:`(d, c, b)` is still positive: the direction of time is often ambiguous, the order is not.
+
+Loss: a frame network :math:`F` shared by the three frames, their features concatenated,
+and a binary classifier :math:`h`; with :math:`y_i = 1` for positive tuples,
+
+.. math::
+
+    \mathcal{L} = -\frac{1}{N} \sum_{i=1}^{N} \log \operatorname{softmax}\big(h([F(x_i^1), F(x_i^2), F(x_i^3)])\big)_{y_i}
+"""
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..augment import random_resized_crop_flip
+from ..nets import make_backbone, mlp
+from ..train import Recipe
+
+DATA = "video"  # pre-trains on clips of the world (see ssl_examples/data/video.py)
+CLIPS, FRAMES = 1000, 8
+
+
+# --8<-- [start:motion]
+def frame_motion(video: torch.Tensor) -> torch.Tensor:
+    """Mean absolute difference between consecutive frames: ``(B, T, C, H, W)`` -> ``(B, T - 1)``."""
+    return (video[:, 1:].float() - video[:, :-1].float()).abs().mean((2, 3, 4))
+
+
+def pick_frames(video: torch.Tensor, k: int, candidates: int = 4) -> torch.Tensor:
+    """Sorted indices ``(B, k)`` of ``k`` distinct frames per clip, from a window with motion.
+
+    Draw ``candidates`` random sets per clip and keep the one whose span moves most (the paper
+    keeps windows with large optical flow; frame differences play that role here).
+    """
+    B, T = video.shape[:2]
+    sets = torch.rand(B, candidates, T, device=video.device).argsort(-1)[..., :k].sort(-1).values
+    cumulative = F.pad(frame_motion(video).cumsum(1), (1, 0))  # motion from frame 0 to frame t
+    span = cumulative.gather(1, sets[..., -1]) - cumulative.gather(1, sets[..., 0])
+    best = span.argmax(1)
+    return sets[torch.arange(B), best]
+# --8<-- [end:motion]
+
+
+# --8<-- [start:targets]
+def make_tuples(video: torch.Tensor, candidates: int = 4) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Frame tuples ``(B, 3, C, H, W)``, labels (1: in order, 0: not) and the frame indices ``(B, 3)``.
+
+    Half the tuples are positive ``(b, c, d)``; a negative is ``(b, a, d)`` or ``(b, e, d)``,
+    the two variants equally often; any tuple is reversed with probability 1/2.
+    """
+    B = len(video)
+    a, b, c, d, e = pick_frames(video, 5, candidates).unbind(1)
+    labels = (torch.rand(B, device=video.device) < 0.5).long()
+    outside = torch.where(torch.rand(B, device=video.device) < 0.5, a, e)
+    middle = torch.where(labels == 1, c, outside)
+    order = torch.stack([b, middle, d], 1)
+    order = torch.where(torch.rand(B, 1, device=video.device) < 0.5, order, order.flip(1))
+    tuples = video[torch.arange(B, device=video.device)[:, None], order]
+    return tuples, labels, order
+# --8<-- [end:targets]
+
+
+# --8<-- [start:model]
+class ShuffleAndLearn(nn.Module):
+    """A frame network shared by the three frames, then a binary classifier on their features."""
+
+    def __init__(self, backbone: nn.Module):
+        super().__init__()
+        self.backbone = backbone
+        self.head = mlp([3 * backbone.feature_dim, 256, 2])
+
+    def forward(self, batch):
+        tuples, labels, _ = make_tuples(batch["video"])
+        B, _, C, H, W = tuples.shape
+        x = tuples.float().reshape(B, 3 * C, H, W) / 255
+        x = random_resized_crop_flip(x, scale=(0.5, 1.0))  # the same crop for the three frames
+        features = self.backbone(x.reshape(3 * B, C, H, W)).reshape(B, -1)
+        logits = self.head(features)
+        loss = F.cross_entropy(logits, labels)
+        return loss, {"acc": (logits.argmax(1) == labels).float().mean().detach()}
+# --8<-- [end:model]
+
+
+RECIPE = Recipe(image_size=32, num_images=3000, epochs=6, batch_size=32, lr=2e-3, weight_decay=5e-4)
+
+
+def build(recipe: Recipe, data) -> ShuffleAndLearn:
+    return ShuffleAndLearn(make_backbone(recipe.backbone))

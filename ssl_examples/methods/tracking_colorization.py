@@ -1,0 +1,214 @@
+r"""Tracking emerges by colorizing videos (Vondrick, Shrivastava, Fathi, Guadarrama and Murphy, ECCV 2018).
+
+Idea: colour a greyscale video frame by *pointing* to where each pixel was in a reference
+frame that still has its colours, and copying the colour from there. Colour is temporally
+coherent, so to point at the right place the network has to follow objects: tracking,
+matching and segmentation propagation emerge from the colouring task without any labels.
+
+Pretext targets: frames are converted to CIELAB; the network sees only the lightness
+:math:`L`, and the colour :math:`(a, b)` is quantised into 16 clusters (k-means in ab space).
+For a reference frame and a later target frame of the same clip, the network embeds every
+pixel (feature-map position) of both, :math:`f_j` for reference pixel :math:`j` and
+:math:`f_i` for target pixel :math:`i`. The target's colour distribution is the
+attention-weighted copy of the reference colours :math:`c_j` (one-hot clusters):
+
+.. math::
+
+    A_{ij} = \frac{\exp(f_i^\top f_j / \tau)}{\sum_k \exp(f_i^\top f_k / \tau)}, \qquad
+    \hat{y}_i = \sum_j A_{ij} \, c_j, \qquad
+    \mathcal{L} = -\frac{1}{|I|} \sum_{i} \log \hat{y}_{i, y_i}
+
+with :math:`y_i` the target pixel's true colour cluster. The only way to lower the loss is
+to make :math:`f_i` most similar to the reference pixels of the same point of the same
+object. At test time the same attention copies anything else attached to the reference
+pixels, for example the instance masks of the first frame.
+"""
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..color import kmeans, quantise, rgb_to_lab
+from ..nets import make_backbone
+from ..train import Recipe
+
+DATA = "video"
+CLIPS, FRAMES = 320, 8
+COLOURS = 16
+
+
+# --8<-- [start:attention]
+def attention(reference: torch.Tensor, target: torch.Tensor, temperature: float) -> torch.Tensor:
+    """``(B, I, J)`` softmax over reference pixels of the similarities ``f_i . f_j / tau``.
+
+    ``reference`` is ``(B, D, J)`` and ``target`` ``(B, D, I)``: embeddings of the pixels.
+    """
+    return torch.softmax(target.transpose(1, 2) @ reference / temperature, dim=2)
+
+
+def copy_labels(attn: torch.Tensor, reference_labels: torch.Tensor) -> torch.Tensor:
+    """Copy the reference pixels' label distributions ``(B, J, K)`` to the target: ``(B, I, K)``."""
+    return attn @ reference_labels
+# --8<-- [end:attention]
+
+
+# --8<-- [start:targets]
+def split_lab(frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """uint8 RGB ``(B, 3, H, W)`` -> lightness input ``(B, 1, H, W)`` in [0, 1] and ab ``(B, 2, H, W)``."""
+    lab = rgb_to_lab(frames.float() / 255)
+    return lab[:, :1] / 100, lab[:, 1:]
+
+
+def colour_targets(ab: torch.Tensor, centres: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """The colour cluster ``(B, h, w)`` of every feature-map cell (ab averaged over the cell)."""
+    return quantise(F.adaptive_avg_pool2d(ab, size), centres)
+
+
+def fit_colour_clusters(clips_video: torch.Tensor, k: int = COLOURS, pixels: int = 20000) -> torch.Tensor:
+    """k-means centres ``(k, 2)`` of the ab values of random pixels of the clips."""
+    g = torch.Generator().manual_seed(0)
+    frames = clips_video.flatten(0, 1)
+    pick = torch.randint(len(frames), (min(len(frames), 512),), generator=g)
+    ab = rgb_to_lab(frames[pick].float() / 255)[:, 1:].permute(0, 2, 3, 1).reshape(-1, 2)
+    return kmeans(ab[torch.randperm(len(ab), generator=g)[:pixels]], k)
+# --8<-- [end:targets]
+
+
+# --8<-- [start:model]
+class ColorizationTracker(nn.Module):
+    """Greyscale backbone + a 1x1 convolution that embeds every feature-map position."""
+
+    def __init__(self, backbone: nn.Module, centres: torch.Tensor, dim: int = 64, temperature: float = 0.05):
+        super().__init__()
+        self.backbone = backbone
+        self.embed = nn.Conv2d(backbone.feature_dim, dim, 1)
+        self.register_buffer("centres", centres.clone())
+        self.temperature = temperature
+
+    def embed_pixels(self, grey: torch.Tensor) -> torch.Tensor:
+        """``(B, 1, H, W)`` lightness -> unit-length embeddings ``(B, D, h, w)``."""
+        return F.normalize(self.embed(self.backbone.forward_maps(grey)), dim=1)
+
+    def forward(self, batch):
+        video = batch["video"]
+        B, T = video.shape[:2]
+        rows = torch.arange(B, device=video.device)
+        ref = torch.randint(0, T - 1, (B,), device=video.device)
+        gap = torch.randint(1, 4, (B,), device=video.device)
+        tgt = (ref + gap).clamp(max=T - 1)
+        frames = torch.cat([video[rows, ref], video[rows, tgt]])
+        grey, ab = split_lab(frames)
+        maps = self.embed_pixels(grey)  # (2B, D, h, w)
+        colours = colour_targets(ab, self.centres, maps.shape[-2:])
+        f = maps.flatten(2)
+        attn = attention(f[:B], f[B:], self.temperature)
+        ref_colours = F.one_hot(colours[:B].flatten(1), len(self.centres)).float()
+        predicted = copy_labels(attn, ref_colours)  # (B, h*w, K): a distribution per pixel
+        target = colours[B:].flatten(1)
+        loss = F.nll_loss(predicted.clamp(min=1e-8).log().transpose(1, 2), target)
+        return loss, {"acc": (predicted.argmax(2) == target).float().mean().detach()}
+# --8<-- [end:model]
+
+
+RECIPE = Recipe(image_size=64, num_images=1000, epochs=8, batch_size=32, lr=2e-3, weight_decay=5e-4)
+
+
+def build(recipe: Recipe, data) -> ColorizationTracker:
+    if hasattr(data.pretrain, "clips"):
+        video = data.pretrain.clips.video
+    else:  # a folder of real videos: decode a few
+        video = torch.stack([data.pretrain[i]["video"] for i in range(min(len(data.pretrain), 64))])
+    return ColorizationTracker(make_backbone(recipe.backbone, in_channels=1), fit_colour_clusters(video))
+
+
+# --8<-- [start:propagate]
+@torch.no_grad()
+def propagate_masks(model: ColorizationTracker, video: torch.Tensor, first: torch.Tensor,
+                    num_labels: int) -> torch.Tensor:
+    """Propagate the first frame's label map through each clip with the model's attention.
+
+    ``video`` uint8 ``(B, T, 3, H, W)``, ``first`` int64 ``(B, H, W)`` with values in
+    ``[0, num_labels)``; returns predicted label maps ``(B, T, H, W)`` (frame 0 is ``first``).
+    Each frame points into two references: the first frame (true labels) and the previous
+    frame (its predicted label distribution), as in the paper's propagation.
+    """
+    model.eval()
+    B, T, _, H, W = video.shape
+    f = model.embed_pixels(split_lab(video.flatten(0, 1))[0])
+    h, w = f.shape[-2:]
+    f = f.view(B, T, -1, h * w)
+    first_soft = F.adaptive_avg_pool2d(F.one_hot(first, num_labels).permute(0, 3, 1, 2).float(), (h, w))
+    first_soft = first_soft.flatten(2).transpose(1, 2)  # (B, h*w, K)
+    out, previous = [first], first_soft
+    for t in range(1, T):
+        reference = torch.cat([f[:, 0], f[:, t - 1]], 2)
+        labels = torch.cat([first_soft, previous], 1)
+        soft = copy_labels(attention(reference, f[:, t], model.temperature), labels)  # (B, h*w, K)
+        previous = soft
+        full = F.interpolate(soft.transpose(1, 2).reshape(B, num_labels, h, w), size=(H, W), mode="bilinear",
+                             align_corners=False)
+        out.append(full.argmax(1))
+    return torch.stack(out, 1)
+
+
+def object_labels(instances: torch.Tensor, kinds: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """Label maps ``(B, T, H, W)`` of the world's objects (main object 1, distractor 2, rest 0)."""
+    from ..data import world
+
+    labels = torch.zeros_like(instances, dtype=torch.long)
+    labels[instances == world.MAIN + 1] = 1
+    labels[instances == world.DISTRACTOR + 1] = 2
+    return labels, 3
+
+
+def mean_iou(predicted: torch.Tensor, truth: torch.Tensor, num_labels: int) -> float:
+    """Mean IoU over (clip, object, frame >= 1) for objects present in frame 0 (background excluded)."""
+    ious = []
+    for k in range(1, num_labels):
+        present = (truth[:, 0] == k).flatten(1).float().mean(1) > 0.01  # at least 1 % of the first frame
+        p, g = (predicted[:, 1:] == k), (truth[:, 1:] == k)
+        inter, union = (p & g).flatten(2).sum(2), (p | g).flatten(2).sum(2)
+        valid = present[:, None] & (union > 0)
+        ious.append((inter.float() / union.clamp(min=1))[valid])
+    return torch.cat(ious).mean().item()
+
+
+def tracking_scores(model: ColorizationTracker, clips, batch_size: int = 16) -> dict[str, float]:
+    """Mask-propagation IoU of the model, and of copying the first frame's mask unchanged."""
+    labels, K = object_labels(clips.instances, clips.kinds)
+    predicted = torch.cat([propagate_masks(model, clips.video[i:i + batch_size], labels[i:i + batch_size, 0], K)
+                           for i in range(0, len(clips), batch_size)])
+    copied = labels[:, :1].expand_as(labels)
+    return {"propagated": mean_iou(predicted, labels, K), "copy_first": mean_iou(copied, labels, K)}
+# --8<-- [end:propagate]
+
+
+def main(argv=None) -> None:
+    """``python -m ssl_examples.methods.tracking_colorization [CHECKPOINT]``: mask-propagation IoU."""
+    import argparse
+    from pathlib import Path
+
+    from ..data.video import video_split
+    from ..train import load_checkpoint
+
+    p = argparse.ArgumentParser(description=main.__doc__)
+    p.add_argument("checkpoint", nargs="?", type=Path, default=Path("runs/tracking_colorization/checkpoint.pt"))
+    p.add_argument("--clips", type=int, default=64)
+    p.add_argument("--frames", type=int, default=16)
+    args = p.parse_args(argv)
+    state = load_checkpoint(args.checkpoint)
+    recipe = Recipe(**state["recipe"])
+    clips = video_split("test", args.clips, args.frames, recipe.image_size)
+    trained = ColorizationTracker(make_backbone(recipe.backbone, 1), state["model"]["centres"])
+    trained.load_state_dict(state["model"])
+    torch.manual_seed(0)
+    random_init = ColorizationTracker(make_backbone(recipe.backbone, 1), state["model"]["centres"])
+    ours, rand = tracking_scores(trained, clips), tracking_scores(random_init, clips)
+    print(f"mask propagation on {len(clips)} test clips of {args.frames} frames ({recipe.image_size} px), mean IoU:")
+    print(f"  copy the first mask          {100 * ours['copy_first']:5.1f}%")
+    print(f"  random-init embeddings       {100 * rand['propagated']:5.1f}%")
+    print(f"  colorization embeddings      {100 * ours['propagated']:5.1f}%")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,65 @@
+import pytest
+import torch
+
+from ssl_examples.methods.shuffle_and_learn import ShuffleAndLearn, make_tuples, pick_frames
+from ssl_examples.nets import make_backbone
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One intra-op thread: on a loaded 2-core machine, two threads spin-wait on each other."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def numbered_video(batch=64, frames=8, size=8):
+    """Frame t of every clip is filled with the value 10 t, so a frame tells its own index."""
+    video = (10 * torch.arange(frames)).view(1, frames, 1, 1, 1).expand(batch, frames, 3, size, size)
+    return video.to(torch.uint8).clone()
+
+
+def test_positive_and_negative_labels_are_right():
+    torch.manual_seed(0)
+    video = numbered_video()
+    tuples, labels, order = make_tuples(video)
+    shown = tuples[:, :, 0, 0, 0].long() // 10  # the frame indices read back from the pixels
+    assert torch.equal(shown, order)
+    first, middle, last = shown.unbind(1)
+    lo, hi = torch.minimum(first, last), torch.maximum(first, last)
+    between = (middle > lo) & (middle < hi)
+    assert torch.equal(between.long(), labels)  # positive <=> the middle frame lies between the others
+    assert (lo < hi).all()
+    # Both orders and both negative variants occur.
+    assert (first < last).any() and (first > last).any()
+    neg = labels == 0
+    assert (middle[neg] < lo[neg]).any() and (middle[neg] > hi[neg]).any()
+    assert 0.3 < labels.float().mean() < 0.7
+
+
+def test_frames_come_from_the_window_with_motion():
+    torch.manual_seed(0)
+    video = torch.zeros(16, 8, 3, 4, 4, dtype=torch.uint8)
+    video[:, 4:] = 200  # the only change happens between frames 3 and 4
+    picked = pick_frames(video, 3, candidates=8)
+    assert ((picked[:, 0] <= 3) & (picked[:, -1] >= 4)).float().mean() > 0.9
+
+
+def test_a_training_step_lowers_the_loss():
+    torch.manual_seed(0)
+    video = torch.rand(8, 8, 3, 16, 16)
+    video = (video.cumsum(1) / 8 * 255).to(torch.uint8)  # pixels that brighten over time
+    model = ShuffleAndLearn(make_backbone("convnet"))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+    def loss_at_seed():
+        torch.manual_seed(1)
+        return model({"video": video, "index": torch.arange(8)})[0]
+
+    before = loss_at_seed().item()
+    for _ in range(8):
+        opt.zero_grad()
+        loss_at_seed().backward()
+        opt.step()
+    assert loss_at_seed().item() < 0.7 * before

@@ -1,0 +1,86 @@
+import pytest
+import torch
+import torch.nn.functional as F
+
+from ssl_examples.color import kmeans, lab_to_rgb, quantise, rgb_to_lab
+from ssl_examples.data.video import make_clips
+from ssl_examples.methods.tracking_colorization import (ColorizationTracker, attention, copy_labels,
+                                                        fit_colour_clusters, mean_iou, object_labels,
+                                                        tracking_scores)
+from ssl_examples.nets import make_backbone
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One intra-op thread: on a loaded 2-core machine, two threads spin-wait on each other."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def test_lab_round_trip_and_known_values():
+    rgb = torch.rand(2, 3, 5, 5)
+    assert torch.allclose(lab_to_rgb(rgb_to_lab(rgb)), rgb, atol=1e-4)
+    white, red = rgb_to_lab(torch.tensor([1.0, 1, 1]).view(3, 1, 1)), rgb_to_lab(torch.tensor([1.0, 0, 0]).view(3, 1, 1))
+    assert torch.allclose(white.flatten(), torch.tensor([100.0, 0, 0]), atol=0.05)
+    assert torch.allclose(red.flatten(), torch.tensor([53.24, 80.09, 67.20]), atol=0.3)
+
+
+def test_kmeans_finds_separated_clusters():
+    torch.manual_seed(0)
+    centres = torch.tensor([[-50.0, 0], [50, 0], [0, 60]])
+    points = torch.cat([c + torch.randn(100, 2) for c in centres])
+    found = kmeans(points, 3)
+    assert torch.cdist(centres, found).min(1).values.max() < 1
+    ab = centres.T.reshape(1, 2, 3, 1)
+    assert sorted(quantise(ab, found).flatten().tolist()) == [0, 1, 2]
+
+
+def test_copying_with_one_hot_similarities_reproduces_the_reference_colours():
+    torch.manual_seed(0)
+    J, K = 10, 16
+    reference = torch.eye(J)[None]  # pixel j's embedding is the j-th unit vector
+    order = torch.randperm(J)
+    target = reference[:, :, order]  # target pixel i is reference pixel order[i]
+    colours = F.one_hot(torch.randint(K, (1, J)), K).float()
+    # exp(-1 / 0.001) is exactly 0 in float32, so every target pixel copies exactly one reference pixel
+    copied = copy_labels(attention(reference, target, temperature=0.001), colours)
+    assert torch.equal(copied, colours[:, order])
+
+
+def test_a_training_step_lowers_the_loss():
+    torch.manual_seed(0)
+    clips = make_clips(4, frames=3, size=32)
+    model = ColorizationTracker(make_backbone("convnet", 1), fit_colour_clusters(clips.video))
+    opt = torch.optim.Adam(model.parameters(), lr=2e-3)
+
+    def loss_at_seed():
+        torch.manual_seed(1)
+        return model({"video": clips.video, "index": torch.arange(4)})[0]
+
+    before = loss_at_seed().item()
+    for _ in range(8):
+        opt.zero_grad()
+        loss_at_seed().backward()
+        opt.step()
+    assert loss_at_seed().item() < 0.8 * before
+
+
+def test_iou_and_the_copy_baseline():
+    truth = torch.zeros(1, 3, 8, 8, dtype=torch.long)
+    truth[0, :, 2:6, 2:6] = 1
+    truth[0, 2, 2:6, 2:6] = 0
+    truth[0, 2, 2:6, 4:8] = 1  # the object moves right by 2 pixels in the last frame
+    copied = truth[:, :1].expand_as(truth)
+    assert abs(mean_iou(copied, truth, 2) - (1 + 8 / 24) / 2) < 1e-6
+    assert mean_iou(truth, truth, 2) == 1.0
+
+
+def test_tracking_scores_run_on_clips():
+    clips = make_clips(2, frames=3, size=32)
+    labels, K = object_labels(clips.instances, clips.kinds)
+    assert K == 3 and (labels[:, 0] == 1).any()
+    model = ColorizationTracker(make_backbone("convnet", 1), torch.zeros(16, 2))
+    scores = tracking_scores(model, clips)
+    assert 0 <= scores["propagated"] <= 1 and 0 <= scores["copy_first"] <= 1
