@@ -12,6 +12,7 @@ from .instances import exemplar_figure, simclr_views_figure
 from .lecture import LECTURE_FIGURES
 from .reconstruction import bownet_figure, colorization_figure, context_encoder_figure
 from .structure import context_prediction_figure, jigsaw_figure
+from .time import audio_visual_figure, order_prediction_figure, shuffle_and_learn_figure, tracking_animation
 from .transformation import rotation_figure
 
 
@@ -31,6 +32,10 @@ FIGURES = {
     "world-samples.png": world_samples,
     "simclr-views.png": simclr_views_figure,
     "exemplar-crops.png": exemplar_figure,
+    "tracking-colorization.gif": tracking_animation,
+    "shuffle-and-learn.png": shuffle_and_learn_figure,
+    "order-prediction.png": order_prediction_figure,
+    "audio-visual.png": audio_visual_figure,
     **LECTURE_FIGURES,
 }
 
