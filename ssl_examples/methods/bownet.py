@@ -122,7 +122,7 @@ class BoWNet(nn.Module):
 # --8<-- [end:model]
 
 
-RECIPE = Recipe(image_size=32, num_images=8000, epochs=5, batch_size=128, lr=2e-3, weight_decay=5e-4)
+RECIPE = Recipe(image_size=32, num_images=3000, epochs=3, batch_size=128, lr=2e-3, weight_decay=5e-4)
 
 
 def bootstrap_network(recipe: Recipe, data) -> nn.Module:
