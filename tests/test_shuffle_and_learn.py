@@ -14,7 +14,7 @@ def one_thread():
     torch.set_num_threads(n)
 
 
-def numbered_video(batch=64, frames=8, size=8):
+def numbered_video(batch=64, frames=16, size=8):
     """Frame t of every clip is filled with the value 10 t, so a frame tells its own index."""
     video = (10 * torch.arange(frames)).view(1, frames, 1, 1, 1).expand(batch, frames, 3, size, size)
     return video.to(torch.uint8).clone()
@@ -48,8 +48,8 @@ def test_frames_come_from_the_window_with_motion():
 
 def test_a_training_step_lowers_the_loss():
     torch.manual_seed(0)
-    video = torch.rand(8, 8, 3, 16, 16)
-    video = (video.cumsum(1) / 8 * 255).to(torch.uint8)  # pixels that brighten over time
+    video = torch.rand(8, 16, 3, 16, 16)
+    video = (video.cumsum(1) / 16 * 255).to(torch.uint8)  # pixels that brighten over time
     model = ShuffleAndLearn(make_backbone("convnet"))
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
 
@@ -63,3 +63,9 @@ def test_a_training_step_lowers_the_loss():
         loss_at_seed().backward()
         opt.step()
     assert loss_at_seed().item() < 0.7 * before
+
+
+def test_frames_keep_their_distance():
+    torch.manual_seed(0)
+    picked = pick_frames(numbered_video(), 5, gap=3)
+    assert (picked.diff(dim=1) >= 3).all() and picked.max() <= 15 and picked.min() >= 0

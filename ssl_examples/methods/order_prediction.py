@@ -33,7 +33,7 @@ from ..train import Recipe
 from .shuffle_and_learn import pick_frames
 
 DATA = "video"
-CLIPS, FRAMES = 1000, 8
+CLIPS, FRAMES = 600, 16
 
 
 # --8<-- [start:classes]
@@ -53,14 +53,14 @@ def order_label(perm: tuple[int, ...]) -> int:
 
 
 # --8<-- [start:targets]
-def shuffle_frames(video: torch.Tensor, candidates: int = 4) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def shuffle_frames(video: torch.Tensor, candidates: int = 4, gap: int = 3) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Four frames per clip in a random order: frames ``(B, 4, C, H, W)``, class labels ``(B,)``,
     and the frame indices shown ``(B, 4)``.
 
     The class is drawn uniformly, then the order is that class's representative or its reverse.
     """
     B = len(video)
-    frames = pick_frames(video, 4, candidates)  # sorted: t1 < t2 < t3 < t4
+    frames = pick_frames(video, 4, candidates, gap)  # sorted: t1 < t2 < t3 < t4
     labels = torch.randint(len(ORDERS), (B,), device=video.device)
     perm = ORDERS.to(video.device)[labels]
     perm = torch.where(torch.rand(B, 1, device=video.device) < 0.5, perm, perm.flip(1))
@@ -90,11 +90,12 @@ def jitter_and_split(x: torch.Tensor, jitter: float = 0.1) -> torch.Tensor:
 class OrderPrediction(nn.Module):
     """Frame network, pairwise fusion of the six frame pairs, 12-way order classifier."""
 
-    def __init__(self, backbone: nn.Module, pair_dim: int = 128):
+    def __init__(self, backbone: nn.Module, pair_dim: int = 128, layout: int = 2):
         super().__init__()
         self.backbone = backbone
+        self.layout = layout  # features keep a coarse layout, so positions can be compared
         self.pairs = list(itertools.combinations(range(4), 2))
-        self.fuse = nn.Sequential(nn.Linear(2 * backbone.feature_dim, pair_dim), nn.BatchNorm1d(pair_dim),
+        self.fuse = nn.Sequential(nn.Linear(2 * backbone.feature_dim * layout ** 2, pair_dim), nn.BatchNorm1d(pair_dim),
                                   nn.ReLU(inplace=True))
         self.head = mlp([len(self.pairs) * pair_dim, 256, len(ORDERS)])
 
@@ -102,7 +103,8 @@ class OrderPrediction(nn.Module):
         frames, labels, _ = shuffle_frames(batch["video"])
         x = jitter_and_split(frames.float() / 255)
         B, K, C, H, W = x.shape
-        f = self.backbone(x.reshape(B * K, C, H, W)).reshape(B, K, -1)
+        maps = self.backbone.forward_maps(x.reshape(B * K, C, H, W))
+        f = F.adaptive_avg_pool2d(maps, self.layout).reshape(B, K, -1)
         fused = [self.fuse(torch.cat([f[:, i], f[:, j]], 1)) for i, j in self.pairs]
         logits = self.head(torch.cat(fused, 1))
         loss = F.cross_entropy(logits, labels)
@@ -110,7 +112,7 @@ class OrderPrediction(nn.Module):
 # --8<-- [end:model]
 
 
-RECIPE = Recipe(image_size=32, num_images=3000, epochs=5, batch_size=32, lr=2e-3, weight_decay=5e-4)
+RECIPE = Recipe(image_size=32, num_images=3000, epochs=8, batch_size=32, lr=2e-3, weight_decay=5e-4)
 
 
 def build(recipe: Recipe, data) -> OrderPrediction:

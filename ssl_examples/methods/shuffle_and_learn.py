@@ -28,7 +28,7 @@ from ..nets import make_backbone, mlp
 from ..train import Recipe
 
 DATA = "video"  # pre-trains on clips of the world (see ssl_examples/data/video.py)
-CLIPS, FRAMES = 1000, 8
+CLIPS, FRAMES = 600, 16
 
 
 # --8<-- [start:motion]
@@ -37,14 +37,16 @@ def frame_motion(video: torch.Tensor) -> torch.Tensor:
     return (video[:, 1:].float() - video[:, :-1].float()).abs().mean((2, 3, 4))
 
 
-def pick_frames(video: torch.Tensor, k: int, candidates: int = 4) -> torch.Tensor:
-    """Sorted indices ``(B, k)`` of ``k`` distinct frames per clip, from a window with motion.
+def pick_frames(video: torch.Tensor, k: int, candidates: int = 4, gap: int = 1) -> torch.Tensor:
+    """Sorted indices ``(B, k)`` of ``k`` frames per clip, at least ``gap`` apart, from a window with motion.
 
     Draw ``candidates`` random sets per clip and keep the one whose span moves most (the paper
     keeps windows with large optical flow; frame differences play that role here).
     """
     B, T = video.shape[:2]
-    sets = torch.rand(B, candidates, T, device=video.device).argsort(-1)[..., :k].sort(-1).values
+    slots = T - (k - 1) * (gap - 1)  # choose k of these, then spread them out by the gap
+    sets = torch.rand(B, candidates, slots, device=video.device).argsort(-1)[..., :k].sort(-1).values
+    sets = sets + torch.arange(k, device=video.device) * (gap - 1)
     cumulative = F.pad(frame_motion(video).cumsum(1), (1, 0))  # motion from frame 0 to frame t
     span = cumulative.gather(1, sets[..., -1]) - cumulative.gather(1, sets[..., 0])
     best = span.argmax(1)
@@ -53,14 +55,15 @@ def pick_frames(video: torch.Tensor, k: int, candidates: int = 4) -> torch.Tenso
 
 
 # --8<-- [start:targets]
-def make_tuples(video: torch.Tensor, candidates: int = 4) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def make_tuples(video: torch.Tensor, candidates: int = 4, gap: int = 3) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Frame tuples ``(B, 3, C, H, W)``, labels (1: in order, 0: not) and the frame indices ``(B, 3)``.
 
     Half the tuples are positive ``(b, c, d)``; a negative is ``(b, a, d)`` or ``(b, e, d)``,
-    the two variants equally often; any tuple is reversed with probability 1/2.
+    the two variants equally often; any tuple is reversed with probability 1/2. Frames are
+    at least ``gap`` apart, so that each differs visibly from the next.
     """
     B = len(video)
-    a, b, c, d, e = pick_frames(video, 5, candidates).unbind(1)
+    a, b, c, d, e = pick_frames(video, 5, candidates, gap).unbind(1)
     labels = (torch.rand(B, device=video.device) < 0.5).long()
     outside = torch.where(torch.rand(B, device=video.device) < 0.5, a, e)
     middle = torch.where(labels == 1, c, outside)
@@ -75,24 +78,30 @@ def make_tuples(video: torch.Tensor, candidates: int = 4) -> tuple[torch.Tensor,
 class ShuffleAndLearn(nn.Module):
     """A frame network shared by the three frames, then a binary classifier on their features."""
 
-    def __init__(self, backbone: nn.Module):
+    def __init__(self, backbone: nn.Module, layout: int = 2):
         super().__init__()
         self.backbone = backbone
-        self.head = mlp([3 * backbone.feature_dim, 256, 2])
+        self.layout = layout
+        self.head = mlp([3 * backbone.feature_dim * layout ** 2, 256, 2])
+
+    def frame_features(self, x: torch.Tensor) -> torch.Tensor:
+        """Feature maps pooled to a coarse ``layout x layout`` grid, flattened: the paper's fc
+        layers see where things are, and so must ours (a global average would discard it)."""
+        return F.adaptive_avg_pool2d(self.backbone.forward_maps(x), self.layout).flatten(1)
 
     def forward(self, batch):
         tuples, labels, _ = make_tuples(batch["video"])
         B, _, C, H, W = tuples.shape
         x = tuples.float().reshape(B, 3 * C, H, W) / 255
         x = random_resized_crop_flip(x, scale=(0.5, 1.0))  # the same crop for the three frames
-        features = self.backbone(x.reshape(3 * B, C, H, W)).reshape(B, -1)
+        features = self.frame_features(x.reshape(3 * B, C, H, W)).reshape(B, -1)
         logits = self.head(features)
         loss = F.cross_entropy(logits, labels)
         return loss, {"acc": (logits.argmax(1) == labels).float().mean().detach()}
 # --8<-- [end:model]
 
 
-RECIPE = Recipe(image_size=32, num_images=3000, epochs=6, batch_size=32, lr=2e-3, weight_decay=5e-4)
+RECIPE = Recipe(image_size=32, num_images=3000, epochs=10, batch_size=32, lr=2e-3, weight_decay=5e-4)
 
 
 def build(recipe: Recipe, data) -> ShuffleAndLearn:

@@ -124,13 +124,14 @@ def build(recipe: Recipe, data) -> ColorizationTracker:
 # --8<-- [start:propagate]
 @torch.no_grad()
 def propagate_masks(model: ColorizationTracker, video: torch.Tensor, first: torch.Tensor,
-                    num_labels: int) -> torch.Tensor:
+                    num_labels: int, temperature: float = 0.01) -> torch.Tensor:
     """Propagate the first frame's label map through each clip with the model's attention.
 
     ``video`` uint8 ``(B, T, 3, H, W)``, ``first`` int64 ``(B, H, W)`` with values in
     ``[0, num_labels)``; returns predicted label maps ``(B, T, H, W)`` (frame 0 is ``first``).
-    Each frame points into two references: the first frame (true labels) and the previous
-    frame (its predicted label distribution), as in the paper's propagation.
+    Every frame points into the first frame, whose labels are true, so errors do not pile up
+    from frame to frame; a lower temperature than in training makes each pixel copy from its
+    few best matches rather than from a blur of them.
     """
     model.eval()
     B, T, _, H, W = video.shape
@@ -138,13 +139,10 @@ def propagate_masks(model: ColorizationTracker, video: torch.Tensor, first: torc
     h, w = f.shape[-2:]
     f = f.view(B, T, -1, h * w)
     first_soft = F.adaptive_avg_pool2d(F.one_hot(first, num_labels).permute(0, 3, 1, 2).float(), (h, w))
-    first_soft = first_soft.flatten(2).transpose(1, 2)  # (B, h*w, K)
-    out, previous = [first], first_soft
+    first_soft = first_soft.flatten(2).transpose(1, 2)  # (B, h*w, K): label distribution per cell
+    out = [first]
     for t in range(1, T):
-        reference = torch.cat([f[:, 0], f[:, t - 1]], 2)
-        labels = torch.cat([first_soft, previous], 1)
-        soft = copy_labels(attention(reference, f[:, t], model.temperature), labels)  # (B, h*w, K)
-        previous = soft
+        soft = copy_labels(attention(f[:, 0], f[:, t], temperature), first_soft)  # (B, h*w, K)
         full = F.interpolate(soft.transpose(1, 2).reshape(B, num_labels, h, w), size=(H, W), mode="bilinear",
                              align_corners=False)
         out.append(full.argmax(1))
