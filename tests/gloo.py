@@ -45,13 +45,3 @@ def average_gradients(model: torch.nn.Module) -> None:
         if p.grad is not None:
             dist.all_reduce(p.grad)
             p.grad /= world
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Autouse in every module that imports it: one intra-op thread (small tensors on a shared 2-core machine run
-    faster and with steadier timings without thread hand-offs), restored afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)

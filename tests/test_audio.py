@@ -7,13 +7,6 @@ from ssl_examples.data import audio, world
 from ssl_examples.data.video import FPS, loudness_from_visibility, make_clips
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: on a loaded 2-core machine, two threads spin-wait on each other."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def band_energy(wave: torch.Tensor, hz: float, width: float = 0.03) -> torch.Tensor:

@@ -4,15 +4,9 @@ import torch
 from ssl_examples.data.audio import SAMPLE_RATE
 from ssl_examples.methods.audio_visual import AudioVisual, make_pairs, one_second
 from ssl_examples.nets import make_backbone
+from tests.conftest import loss_before_and_after
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: on a loaded 2-core machine, two threads spin-wait on each other."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def test_pairs_are_balanced_and_negatives_come_from_other_clips():
@@ -39,15 +33,5 @@ def test_a_training_step_lowers_the_loss():
     t = torch.arange(SAMPLE_RATE) / SAMPLE_RATE
     audio = torch.sin(2 * torch.pi * (300 + 400 * kind)[:, None] * t)
     model = AudioVisual(make_backbone("convnet"), make_backbone("convnet", 1))
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-
-    def loss_at_seed():
-        torch.manual_seed(1)
-        return model({"video": video, "audio": audio, "index": torch.arange(B)})[0]
-
-    before = loss_at_seed().item()
-    for _ in range(8):
-        opt.zero_grad()
-        loss_at_seed().backward()
-        opt.step()
-    assert loss_at_seed().item() < 0.7 * before
+    before, after = loss_before_and_after(model, lambda m: m({"video": video, "audio": audio, "index": torch.arange(B)})[0], steps=8, lr=1e-3)
+    assert after < 0.7 * before

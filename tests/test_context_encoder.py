@@ -3,6 +3,7 @@ import torch
 from ssl_examples.methods.context_encoder import (FILL, OVERLAP_WEIGHT, ContextEncoder, centre_region,
                                                    hole_and_weights, mask_images, random_blocks)
 from ssl_examples.nets import make_backbone
+from tests.conftest import loss_before_and_after
 
 
 def test_the_centre_hole_and_its_overlap_band():
@@ -32,18 +33,8 @@ def test_a_training_step_lowers_the_loss(tiny_data):
     torch.manual_seed(0)
     model = ContextEncoder(make_backbone("convnet"), 32, mask="centre")
     batch = tiny_data.train.__getitems__(list(range(16)))
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-
-    def loss_at_seed():
-        torch.manual_seed(1)
-        return model(batch)[0]
-
-    before = loss_at_seed()
-    for _ in range(10):
-        opt.zero_grad()
-        loss_at_seed().backward()
-        opt.step()
-    assert loss_at_seed().item() < 0.7 * before.item()
+    before, after = loss_before_and_after(model, lambda m: m(batch)[0], steps=10, lr=1e-3)
+    assert after < 0.7 * before
 
 
 def test_the_adversarial_option_trains_both_players():

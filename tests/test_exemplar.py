@@ -2,8 +2,8 @@ import torch
 
 from ssl_examples.methods.exemplar import ExemplarNetwork, exemplar_batch
 from ssl_examples.nets import make_backbone
+from tests.conftest import loss_before_and_after
 
-from .gloo import one_thread  # noqa: F401 (autouse fixture: one thread)
 
 
 def test_every_crop_is_labelled_with_its_image_index():
@@ -19,15 +19,5 @@ def test_the_classifier_has_one_class_per_image_and_training_lowers_the_loss(tin
     model = ExemplarNetwork(make_backbone("convnet"), num_images=len(tiny_data.train))
     assert model.classifier.out_features == 128
     batch = tiny_data.train.__getitems__(list(range(16)))
-    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-
-    def loss_at_seed():
-        torch.manual_seed(1)
-        return model(batch)[0]
-
-    before = loss_at_seed().item()
-    for _ in range(8):
-        opt.zero_grad()
-        loss_at_seed().backward()
-        opt.step()
-    assert loss_at_seed().item() < 0.8 * before
+    before, after = loss_before_and_after(model, lambda m: m(batch)[0], steps=8, lr=3e-3)
+    assert after < 0.8 * before

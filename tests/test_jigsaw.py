@@ -3,6 +3,7 @@ import torch
 from ssl_examples.methods.jigsaw import (Jigsaw, greedy_permutations, hamming_distances, normalise_tiles,
                                          permutation_set, shuffle_tiles)
 from ssl_examples.nets import make_backbone
+from tests.conftest import loss_before_and_after
 
 
 def test_the_permutation_set_is_deterministic_and_far_apart(tmp_path):
@@ -44,15 +45,5 @@ def test_a_training_step_lowers_the_loss(tiny_data):
     torch.manual_seed(0)
     model = Jigsaw(make_backbone("convnet"), num_permutations=10)
     batch = tiny_data.train.__getitems__(list(range(16)))
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-
-    def loss_at_seed():
-        torch.manual_seed(1)
-        return model(batch)[0]
-
-    before = loss_at_seed()
-    for _ in range(10):
-        opt.zero_grad()
-        loss_at_seed().backward()
-        opt.step()
-    assert loss_at_seed().item() < 0.7 * before.item()
+    before, after = loss_before_and_after(model, lambda m: m(batch)[0], steps=10, lr=1e-3)
+    assert after < 0.7 * before

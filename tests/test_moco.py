@@ -10,7 +10,7 @@ from ssl_examples.methods.moco import (MoCo, SplitBatchNorm, enqueue, info_nce_w
 from ssl_examples.nets import make_backbone
 from ssl_examples.train import Recipe, Runtime, train
 
-from .gloo import average_gradients, one_thread, run_processes  # noqa: F401 (one_thread: autouse)
+from .gloo import average_gradients, run_processes
 from .test_train import DiesAfter
 
 

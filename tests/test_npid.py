@@ -6,7 +6,6 @@ import torch.nn.functional as F
 from ssl_examples.methods.npid import NPID, exact_softmax_loss, nce_loss, update_memory
 from ssl_examples.nets import make_backbone
 
-from .gloo import one_thread  # noqa: F401 (autouse fixture: one thread)
 
 
 def test_memory_update_mixes_and_renormalises_only_the_batch_rows():

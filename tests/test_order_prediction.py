@@ -6,15 +6,9 @@ import torch
 from ssl_examples.methods.order_prediction import (ORDERS, OrderPrediction, jitter_and_split, order_classes,
                                                    order_label, shuffle_frames)
 from ssl_examples.nets import make_backbone
+from tests.conftest import loss_before_and_after
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: on a loaded 2-core machine, two threads spin-wait on each other."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def test_twelve_classes_and_reversal_shares_a_class():
@@ -55,15 +49,5 @@ def test_a_training_step_lowers_the_loss():
     torch.manual_seed(0)
     video = (torch.rand(8, 16, 3, 16, 16).cumsum(1) / 16 * 255).to(torch.uint8)
     model = OrderPrediction(make_backbone("convnet"))
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-
-    def loss_at_seed():
-        torch.manual_seed(1)
-        return model({"video": video, "index": torch.arange(8)})[0]
-
-    before = loss_at_seed().item()
-    for _ in range(8):
-        opt.zero_grad()
-        loss_at_seed().backward()
-        opt.step()
-    assert loss_at_seed().item() < 0.7 * before
+    before, after = loss_before_and_after(model, lambda m: m({"video": video, "index": torch.arange(8)})[0], steps=8, lr=1e-3)
+    assert after < 0.7 * before

@@ -2,6 +2,7 @@ import torch
 
 from ssl_examples.methods.rotation import RotationPrediction, rotate_batch
 from ssl_examples.nets import make_backbone
+from tests.conftest import loss_before_and_after
 
 
 def test_rotating_back_by_the_label_recovers_the_input():
@@ -27,15 +28,5 @@ def test_a_training_step_lowers_the_loss(tiny_data):
     torch.manual_seed(0)
     model = RotationPrediction(make_backbone("convnet"))
     batch = tiny_data.train.__getitems__(list(range(32)))
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-
-    def loss_at_seed():
-        torch.manual_seed(1)
-        return model(batch)[0]
-
-    before = loss_at_seed()
-    for _ in range(15):
-        opt.zero_grad()
-        loss_at_seed().backward()
-        opt.step()
-    assert loss_at_seed().item() < 0.7 * before.item()
+    before, after = loss_before_and_after(model, lambda m: m(batch)[0], steps=15, lr=1e-3)
+    assert after < 0.7 * before

@@ -6,7 +6,8 @@ import torch
 from ssl_examples.methods.simclr import SimCLR, nt_xent_loss
 from ssl_examples.nets import make_backbone
 
-from .gloo import average_gradients, one_thread, run_processes  # noqa: F401 (one_thread: autouse)
+from .gloo import average_gradients, run_processes
+from tests.conftest import loss_before_and_after
 
 
 def naive_nt_xent(z1, z2, t):
@@ -39,18 +40,8 @@ def test_a_training_step_lowers_the_loss(tiny_data):
     torch.manual_seed(0)
     model = SimCLR(make_backbone("convnet"))
     batch = tiny_data.train.__getitems__(list(range(32)))
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-
-    def loss_at_seed():
-        torch.manual_seed(1)
-        return model(batch)[0]
-
-    before = loss_at_seed().item()
-    for _ in range(10):
-        opt.zero_grad()
-        loss_at_seed().backward()
-        opt.step()
-    assert loss_at_seed().item() < 0.9 * before
+    before, after = loss_before_and_after(model, lambda m: m(batch)[0], steps=10, lr=1e-3)
+    assert after < 0.9 * before
 
 
 def small_model():

@@ -8,15 +8,9 @@ from ssl_examples.methods.tracking_colorization import (ColorizationTracker, att
                                                         fit_colour_clusters, mean_iou, object_labels,
                                                         tracking_scores)
 from ssl_examples.nets import make_backbone
+from tests.conftest import loss_before_and_after
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: on a loaded 2-core machine, two threads spin-wait on each other."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def test_lab_round_trip_and_known_values():
@@ -53,18 +47,8 @@ def test_a_training_step_lowers_the_loss():
     torch.manual_seed(0)
     clips = make_clips(4, frames=3, size=32)
     model = ColorizationTracker(make_backbone("convnet", 1), fit_colour_clusters(clips.video))
-    opt = torch.optim.Adam(model.parameters(), lr=2e-3)
-
-    def loss_at_seed():
-        torch.manual_seed(1)
-        return model({"video": clips.video, "index": torch.arange(4)})[0]
-
-    before = loss_at_seed().item()
-    for _ in range(8):
-        opt.zero_grad()
-        loss_at_seed().backward()
-        opt.step()
-    assert loss_at_seed().item() < 0.8 * before
+    before, after = loss_before_and_after(model, lambda m: m({"video": clips.video, "index": torch.arange(4)})[0], steps=8, lr=2e-3)
+    assert after < 0.8 * before
 
 
 def test_iou_and_the_copy_baseline():

@@ -12,13 +12,6 @@ from ssl_examples.data.video import (TensorClips, load_video_folder, make_clips,
 from ssl_examples.errors import UserError
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: on a loaded 2-core machine, two threads spin-wait on each other."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture(scope="module")
