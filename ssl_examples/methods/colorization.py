@@ -134,7 +134,7 @@ class Colorization(nn.Module):
 # --8<-- [end:model]
 
 
-RECIPE = Recipe(image_size=32, num_images=3000, epochs=2, batch_size=128, lr=2e-3, weight_decay=5e-4)
+RECIPE = Recipe(image_size=32, num_images=3000, epochs=6, batch_size=128, lr=2e-3, weight_decay=5e-4)
 
 
 def colour_counts(images: torch.Tensor, bins: torch.Tensor, max_images: int = 2000) -> torch.Tensor:

@@ -160,7 +160,7 @@ class ContextEncoder(nn.Module):
 # --8<-- [end:model]
 
 
-RECIPE = Recipe(image_size=32, num_images=3000, epochs=3, batch_size=128, lr=2e-3, weight_decay=5e-4)
+RECIPE = Recipe(image_size=32, num_images=3000, epochs=9, batch_size=128, lr=2e-3, weight_decay=5e-4)
 
 
 def build(recipe: Recipe, data) -> ContextEncoder:

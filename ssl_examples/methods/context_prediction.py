@@ -110,7 +110,7 @@ class ContextPrediction(nn.Module):
 # --8<-- [end:model]
 
 
-RECIPE = Recipe(image_size=32, num_images=3000, epochs=6, batch_size=128, lr=2e-3, weight_decay=5e-4)
+RECIPE = Recipe(image_size=32, num_images=3000, epochs=18, batch_size=128, lr=2e-3, weight_decay=5e-4)
 
 
 def build(recipe: Recipe, data) -> ContextPrediction:

@@ -101,7 +101,7 @@ class ShuffleAndLearn(nn.Module):
 # --8<-- [end:model]
 
 
-RECIPE = Recipe(image_size=32, num_images=3000, epochs=10, batch_size=32, lr=2e-3, weight_decay=5e-4)
+RECIPE = Recipe(image_size=32, num_images=3000, epochs=25, batch_size=32, lr=2e-3, weight_decay=5e-4)
 
 
 def build(recipe: Recipe, data) -> ShuffleAndLearn:
