@@ -130,6 +130,7 @@ def print_table(title: str, columns: list[str], rows: dict[str, list[float]]) ->
 def cmd_pretrain(args) -> None:
     import torch
 
+    from .data import load_for_method
     from .evaluate import frozen_protocols
     from .nets import make_backbone
     from .train import Recipe, pick_device, train
@@ -150,7 +151,7 @@ def cmd_pretrain(args) -> None:
     if checkpoint.exists() and not args.resume:
         raise UserError(f"{checkpoint} exists: pass --resume to continue that run, or --out DIR for a new one")
     data_name = args.data or "world"
-    data = load_data(method, data_name, recipe, args)
+    data = load_for_method(method, data_name, recipe.image_size, recipe.num_images, args.data_root, args.download)
     torch.manual_seed(runtime.seed)
     model = method.build(recipe, data)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -191,12 +192,6 @@ def recipe_settings(recipe, settings: list[str]) -> dict:
         except ValueError:
             raise UserError(f"--set {item}: {value!r} is not a valid {cast.__name__}") from None
     return out
-
-
-def load_data(method, data_name: str, recipe, args):
-    from .data import load_for_method
-
-    return load_for_method(method, data_name, recipe.image_size, recipe.num_images, args.data_root, args.download)
 
 
 def cmd_evaluate(args) -> None:
