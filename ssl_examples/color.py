@@ -8,11 +8,13 @@ device and is differentiable.
 
 import torch
 
-# sRGB (linear) -> XYZ, D65.
+# sRGB (linear) -> XYZ, D65. Kept in float64, and inverted in float64 once here: an inverse
+# computed in float32 and then widened loses ~1e-6 in a float64 round trip.
 _RGB_TO_XYZ = torch.tensor([[0.412453, 0.357580, 0.180423],
                             [0.212671, 0.715160, 0.072169],
-                            [0.019334, 0.119193, 0.950227]])
-_WHITE = torch.tensor([0.950456, 1.0, 1.088754])
+                            [0.019334, 0.119193, 0.950227]], dtype=torch.float64)
+_XYZ_TO_RGB = torch.linalg.inv(_RGB_TO_XYZ)
+_WHITE = torch.tensor([0.950456, 1.0, 1.088754], dtype=torch.float64)
 _EPS = (6 / 29) ** 3
 
 
@@ -35,7 +37,7 @@ def lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
     fy = (L + 16) / 116
     f = torch.stack([fy + a / 500, fy, fy - b / 200], -3)
     xyz = torch.where(f > 6 / 29, f ** 3, 3 * (6 / 29) ** 2 * (f - 4 / 29)) * _WHITE.to(lab).view(3, 1, 1)
-    linear = _mix(torch.linalg.inv(_RGB_TO_XYZ).to(lab), xyz).clamp(0, 1)
+    linear = _mix(_XYZ_TO_RGB, xyz).clamp(0, 1)
     rgb = torch.where(linear > 0.0031308, 1.055 * linear.clamp(min=0.0031308) ** (1 / 2.4) - 0.055, 12.92 * linear)
     return rgb.clamp(0, 1)
 
