@@ -46,7 +46,7 @@ def test_corrupt_checkpoint(tmp_path, capsys):
 def test_corrupt_image_in_a_folder_dataset(tmp_path, capsys):
     write_folder(tmp_path / "data", corrupt=True)
     code, err = run(["pretrain", "rotation", "--data", "folder", "--data-root", str(tmp_path / "data"),
-                     "--image-size", "16", "--batch-size", "7", "--epochs", "1", "--workers", "0",
+                     "--image-size", "16", "--batch-size", "5", "--epochs", "1", "--workers", "0",
                      "--out", str(tmp_path / "run"), "--no-progress"], capsys)
     assert_one_line_error(code, err, "9.jpg: not a readable image")
 
