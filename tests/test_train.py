@@ -179,7 +179,7 @@ def reference_losses(model: nn.Module, dataset: TensorImages, recipe: Recipe, se
             loss.backward()
             optimizer.step()
             scheduler.step()
-            losses.append(float(loss))
+            losses.append(loss.item())
     return losses
 
 
