@@ -60,6 +60,16 @@ def test_split_batchnorm_normalises_each_group_on_its_own():
     assert set(split.state_dict()) == set(bn.state_dict())
 
 
+def test_split_batchnorm_keeps_the_channels_last_layout():
+    torch.manual_seed(0)
+    x = torch.randn(8, 3, 4, 4) * 3 + 1
+    plain, nhwc = (split_batchnorm(torch.nn.Sequential(torch.nn.BatchNorm2d(3)), 4)[0] for _ in range(2))
+    y = nhwc(x.contiguous(memory_format=torch.channels_last))
+    assert y.is_contiguous(memory_format=torch.channels_last)  # no copy back to NCHW
+    assert torch.allclose(y, plain(x), atol=1e-5)
+    assert torch.allclose(nhwc.running_var, plain.running_var, atol=1e-6)
+
+
 def test_the_queue_fills_with_the_batch_keys(tiny_data):
     torch.manual_seed(0)
     model = MoCo(make_backbone("convnet"), queue_size=64, bn_splits=4)

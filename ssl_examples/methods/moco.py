@@ -86,17 +86,19 @@ class SplitBatchNorm(nn.modules.batchnorm._BatchNorm):
         s = self.splits
         if not self.training or s == 1:
             return super().forward(x)
-        b, c, rest = x.shape[0], x.shape[1], x.shape[2:]
-        # (b, c, ...) -> (b / s, s * c, ...): group g's images become channels g*c .. g*c + c - 1.
-        grouped = x.reshape(s, b // s, c, *rest).transpose(0, 1).reshape(b // s, s * c, *rest)
+        # Each group is a slice of the batch, normalised by its own BatchNorm call: slices keep
+        # the memory layout (channels_last too), so no activation is transposed or copied.
+        # Each call updates its own copy of the running statistics; they are then averaged.
         mean, var = self.running_mean.repeat(s), self.running_var.repeat(s)
-        y = F.batch_norm(grouped, mean, var, self.weight.repeat(s) if self.affine else None,
-                         self.bias.repeat(s) if self.affine else None, True, self.momentum, self.eps)
-        with torch.no_grad():  # the running statistics: the average over the groups
+        c = self.num_features
+        y = torch.cat([F.batch_norm(part, mean[g * c:(g + 1) * c], var[g * c:(g + 1) * c], self.weight,
+                                    self.bias, True, self.momentum, self.eps)
+                       for g, part in enumerate(x.chunk(s))])
+        with torch.no_grad():
             self.running_mean.copy_(mean.view(s, c).mean(0))
             self.running_var.copy_(var.view(s, c).mean(0))
             self.num_batches_tracked.add_(1)
-        return y.reshape(b // s, s, c, *rest).transpose(0, 1).reshape(b, c, *rest)
+        return y
 
 
 def split_batchnorm(module: nn.Module, splits: int) -> nn.Module:
