@@ -89,6 +89,8 @@ def make_parser() -> Parser:
                    choices=["augmentation", "step", "end-to-end", "loop"],
                    help="loop: our whole training loop (train.py) for --epochs epochs, SimCLR and MoCo")
     p.add_argument("--epochs", type=int, default=3, help="loop: epochs (the first, which compiles, is not timed)")
+    p.add_argument("--methods", nargs="+", default=["simclr", "moco"], choices=["simclr", "moco"],
+                   help="loop: the methods to train")
     p.add_argument("--backbone", default="resnet18-cifar")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--image-size", type=int, default=32)
@@ -257,7 +259,8 @@ def cmd_speed(args) -> None:
         runtime = replace(runtime, workers=default_workers())
     run_speed(runtime, steps=args.steps, batch_size=args.batch_size, backbone=args.backbone,
               image_size=args.image_size, num_images=args.num_images, rounds=args.rounds,
-              min_seconds=args.min_seconds, tables=tuple(args.tables), out=args.out, epochs=args.epochs)
+              min_seconds=args.min_seconds, tables=tuple(args.tables), out=args.out, epochs=args.epochs,
+              loop_methods=tuple(args.methods))
 
 
 def cmd_figures(args) -> None:

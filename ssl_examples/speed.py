@@ -71,8 +71,10 @@ class GpuBusy:
 
     def start(self) -> "GpuBusy":
         if self.device.type == "cuda" and shutil.which("nvidia-smi") and self.process is None:
+            which = []  # one GPU: nvidia-smi's only one; else name ours by its UUID
             uuid = str(getattr(torch.cuda.get_device_properties(self.device), "uuid", ""))
-            which = ["-i", uuid if uuid.startswith("GPU-") else f"GPU-{uuid}"] if uuid else []
+            if uuid and (torch.cuda.device_count() > 1 or os.environ.get("CUDA_VISIBLE_DEVICES")):
+                which = ["-i", uuid if uuid.startswith("GPU-") else f"GPU-{uuid}"]
             self.process = subprocess.Popen(["nvidia-smi", "dmon", "-s", "u", "-d", "1", *which],
                                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         return self
@@ -301,7 +303,7 @@ def endless(loader):
 def run_speed(runtime: Runtime, steps: int = 3, batch_size: int = 64, backbone: str = "resnet18-cifar",
               image_size: int = 32, num_images: int | None = None, rounds: int = 1, min_seconds: float = 0.0,
               tables: tuple[str, ...] = ("augmentation", "step", "end-to-end"), out: Path | None = None,
-              epochs: int = 3) -> dict:
+              epochs: int = 3, loop_methods: tuple[str, ...] = ("simclr", "moco")) -> dict:
     """Print (and return, and with ``out`` write as JSON) the throughput tables; see the module docstring."""
     device = pick_device(runtime.device)
     amp = autocast_dtype(device, runtime.precision)
@@ -316,6 +318,11 @@ def run_speed(runtime: Runtime, steps: int = 3, batch_size: int = 64, backbone: 
                 "min_seconds": min_seconds, "rounds": rounds, "lightly_workers": workers, "torch": torch.__version__}
     print("  ".join(f"{k} {v}" for k, v in settings.items()), flush=True)
     results: dict = {"settings": settings}
+
+    def save() -> None:  # after every table, so that a run cut short keeps what it measured
+        if out:
+            Path(out).parent.mkdir(parents=True, exist_ok=True)
+            Path(out).write_text(json.dumps(results, indent=1) + "\n")
 
     def table(title: str, contenders: dict, pairs: list[tuple[str, str]], warmup=lambda name: 1, busy=False):
         seconds: dict[str, list[float]] = {name: [] for name in contenders}
@@ -336,6 +343,7 @@ def run_speed(runtime: Runtime, steps: int = 3, batch_size: int = 64, backbone: 
         for a, b in pairs:
             print(f"  ratio {a} / {b}: {rates[a] / rates[b]:.2f}")
         print(flush=True)
+        save()
 
     if "augmentation" in tables:  # both views of a batch
         aug = augmentation_contenders(images[:batch_size], device)
@@ -383,17 +391,15 @@ def run_speed(runtime: Runtime, steps: int = 3, batch_size: int = 64, backbone: 
               warmup=lambda name: 2 if "ours" in name else 2 + 2 * workers, busy=True)
     if "loop" in tables:  # our whole training loop, as `pretrain` runs it
         title = f"our training loop (train.py), epochs 2-{epochs} of {epochs}, {num_images} images"
-        loop = {name: time_training_loop(name, images, batch_size, backbone, epochs, runtime)
-                for name in ("simclr", "moco")}
-        results[title] = {"images_per_s": {k: v[0] for k, v in loop.items()},
-                          "gpu_busy": {k: v[1] for k, v in loop.items() if v[1] is not None}}
-        print(f"\n{title}")
-        for name, (rate, fraction) in loop.items():
-            print(f"  {name:42s}{rate:10.1f}" + (f"{100 * fraction:9.0f}% GPU busy" if fraction is not None else ""))
-        print(flush=True)
-    if out:
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
-        Path(out).write_text(json.dumps(results, indent=1) + "\n")
+        results[title] = {"images_per_s": {}, "gpu_busy": {}}
+        for name in loop_methods:
+            rate, fraction = time_training_loop(name, images, batch_size, backbone, epochs, runtime)
+            results[title]["images_per_s"][name] = rate
+            if fraction is not None:
+                results[title]["gpu_busy"][name] = fraction
+            print(f"\n{title}\n  {name:42s}{rate:10.1f} images/s"
+                  + (f"{100 * fraction:9.0f}% GPU busy" if fraction is not None else ""), flush=True)
+            save()
     return results
 # --8<-- [end:speed]
 

@@ -128,7 +128,7 @@ class InMemoryBatches:
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def __iter__(self):
-        order = self.order.to(self.dataset.images.device)
+        order = self.order.to(self.dataset.images.device, non_blocking=True)
         for i in range(len(self)):
             yield self.dataset.__getitems__(order[i * self.batch_size:(i + 1) * self.batch_size])
 
