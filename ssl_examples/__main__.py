@@ -248,6 +248,8 @@ def cmd_bench(args) -> None:
 
 
 def cmd_speed(args) -> None:
+    import shlex
+
     from .speed import default_workers, run_speed
 
     if args.epochs < 2:
@@ -260,7 +262,7 @@ def cmd_speed(args) -> None:
     run_speed(runtime, steps=args.steps, batch_size=args.batch_size, backbone=args.backbone,
               image_size=args.image_size, num_images=args.num_images, rounds=args.rounds,
               min_seconds=args.min_seconds, tables=tuple(args.tables), out=args.out, epochs=args.epochs,
-              loop_methods=tuple(args.methods))
+              loop_methods=tuple(args.methods), command="python -m ssl_examples " + shlex.join(args.argv))
 
 
 def cmd_figures(args) -> None:
@@ -272,6 +274,7 @@ def cmd_figures(args) -> None:
 def main(argv=None) -> int:
     try:
         args = make_parser().parse_args(argv)
+        args.argv = list(sys.argv[1:] if argv is None else argv)
         {"list": cmd_list, "pretrain": cmd_pretrain, "evaluate": cmd_evaluate,
          "bench": cmd_bench, "speed": cmd_speed, "figures": cmd_figures}[args.command](args)
     except UserError as e:

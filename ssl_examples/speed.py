@@ -303,7 +303,7 @@ def endless(loader):
 def run_speed(runtime: Runtime, steps: int = 3, batch_size: int = 64, backbone: str = "resnet18-cifar",
               image_size: int = 32, num_images: int | None = None, rounds: int = 1, min_seconds: float = 0.0,
               tables: tuple[str, ...] = ("augmentation", "step", "end-to-end"), out: Path | None = None,
-              epochs: int = 3, loop_methods: tuple[str, ...] = ("simclr", "moco")) -> dict:
+              epochs: int = 3, loop_methods: tuple[str, ...] = ("simclr", "moco"), command: str = "") -> dict:
     """Print (and return, and with ``out`` write as JSON) the throughput tables; see the module docstring."""
     device = pick_device(runtime.device)
     amp = autocast_dtype(device, runtime.precision)
@@ -315,7 +315,8 @@ def run_speed(runtime: Runtime, steps: int = 3, batch_size: int = 64, backbone: 
                 "threads": torch.get_num_threads(), "batch": batch_size, "image_size": image_size,
                 "images": num_images, "backbone": backbone, "precision": runtime.precision,
                 "channels_last": runtime.channels_last, "compile": runtime.compile, "steps": steps,
-                "min_seconds": min_seconds, "rounds": rounds, "lightly_workers": workers, "torch": torch.__version__}
+                "min_seconds": min_seconds, "rounds": rounds, "lightly_workers": workers, "torch": torch.__version__,
+                "command": command}
     print("  ".join(f"{k} {v}" for k, v in settings.items()), flush=True)
     results: dict = {"settings": settings}
 
