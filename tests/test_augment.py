@@ -92,3 +92,18 @@ def test_same_seed_same_views():
     a = A.simclr_view(x, blur_p=0.5)
     torch.manual_seed(5)
     assert torch.equal(a, A.simclr_view(x, blur_p=0.5))
+
+
+def test_simclr_view_follows_its_greyscale_probability():
+    from ssl_examples.augment import simclr_view
+
+    torch.manual_seed(0)
+    x = torch.rand(64, 3, 16, 16)
+
+    def grey_fraction(p):
+        v = simclr_view(x, strength=0.0, grey_p=p)  # no colour jitter: only greyscale makes R = G = B
+        return (v[:, 0] == v[:, 1]).flatten(1).all(1).float().mean().item()
+
+    assert grey_fraction(1.0) == 1.0
+    assert grey_fraction(0.0) == 0.0
+    assert 0.3 < grey_fraction(0.5) < 0.7
