@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .augment import random_resized_crop_flip
+from .color import luma
 from .data import ImageData, TensorImages, make_loader
 from .errors import UserError
 from .train import Recipe, Runtime, pick_device, train
@@ -33,9 +34,7 @@ from .train import Recipe, Runtime, pick_device, train
 def backbone_input(images: torch.Tensor, in_channels: int) -> torch.Tensor:
     """uint8 RGB batch -> the float input a backbone expects (greyscale for 1-channel nets)."""
     x = images.float() / 255
-    if in_channels == 1:
-        x = (x * torch.tensor([0.299, 0.587, 0.114], device=x.device).view(1, 3, 1, 1)).sum(1, keepdim=True)
-    return x
+    return luma(x) if in_channels == 1 else x
 
 
 # Chosen once, on the validation split, for every method (see docs/lecture/evaluation.md):
