@@ -97,24 +97,33 @@ def _uniform(b: int, low: float, high: float, device) -> torch.Tensor:
 
 def color_jitter(x: torch.Tensor, brightness: float = 0.4, contrast: float = 0.4, saturation: float = 0.4,
                  hue: float = 0.1, p: float = 0.8) -> torch.Tensor:
-    """Random brightness, contrast, saturation and hue, each image with its own factors.
+    """Random brightness, contrast, saturation and hue, each image with its own factors and
+    its own order of the four changes (as torchvision's ColorJitter and SimCLR do).
 
     With probability ``p`` per image (SimCLR: 0.8), the factors are drawn uniformly from
     ``[1 - brightness, 1 + brightness]`` (same for contrast, saturation) and the hue shift
-    from ``[-hue, hue]``; the four changes are applied in that fixed order. The other images
-    are returned unchanged. SimCLR's strength ``s`` is ``(0.8 s, 0.8 s, 0.8 s, 0.2 s)``.
+    from ``[-hue, hue]``. The other images are returned unchanged. SimCLR's strength ``s`` is
+    ``(0.8 s, 0.8 s, 0.8 s, 0.2 s)``.
     """
     b, dev = x.shape[0], x.device
     apply = torch.rand(b, device=dev) < p
-    fb = _uniform(b, max(0.0, 1 - brightness), 1 + brightness, dev)
-    fc = _uniform(b, max(0.0, 1 - contrast), 1 + contrast, dev)
-    fs = _uniform(b, max(0.0, 1 - saturation), 1 + saturation, dev)
-    fh = _uniform(b, -hue, hue, dev)
-    y = adjust_brightness(x, fb)
-    y = adjust_contrast(y, fc)
-    y = adjust_saturation(y, fs)
-    if hue > 0:
-        y = adjust_hue(y, fh)
+    factors = torch.stack([_uniform(b, max(0.0, 1 - brightness), 1 + brightness, dev),
+                           _uniform(b, max(0.0, 1 - contrast), 1 + contrast, dev),
+                           _uniform(b, max(0.0, 1 - saturation), 1 + saturation, dev),
+                           _uniform(b, -hue, hue, dev)], dim=1)  # (B, 4)
+    order = torch.rand(b, 4, device=dev).argsort(dim=1)  # order[i, r]: image i's r-th change
+    ops = (adjust_brightness, adjust_contrast, adjust_saturation, adjust_hue)
+    identity = (1.0, 1.0, 1.0, 0.0)  # the factor that leaves an image as it is
+    y = x
+    # In round r every image gets the change it draws for position r; the other three
+    # changes run with their identity factor for it, so the whole batch stays one tensor
+    # (no per-image Python loop, no host synchronisation).
+    for r in range(4):
+        for k, op in enumerate(ops):
+            if k == 3 and hue == 0:
+                continue
+            mine = order[:, r] == k
+            y = op(y, torch.where(mine, factors[:, k], torch.full_like(factors[:, k], identity[k])))
     return torch.where(apply.view(-1, 1, 1, 1), y, x)
 
 
