@@ -1,6 +1,5 @@
 """The results hook renders the benchmark JSON and refuses markers it cannot fill."""
 
-import importlib.util
 import json
 from pathlib import Path
 from types import SimpleNamespace
@@ -8,9 +7,8 @@ from types import SimpleNamespace
 import pytest
 from mkdocs.exceptions import PluginError
 
-spec = importlib.util.spec_from_file_location("bench_tables", Path(__file__).parents[1] / "docs/hooks/bench_tables.py")
-bench_tables = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(bench_tables)
+import bench_tables  # docs/hooks/bench_tables.py (on pytest's pythonpath)
+
 
 RESULTS = {
     "updated": "2026-11-27 12:00 UTC",

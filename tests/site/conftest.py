@@ -14,6 +14,9 @@ import zlib
 from pathlib import Path
 
 import pytest
+from deck_builder import build_deck, write_deck  # slides/ is on pytest's pythonpath
+from deck_media import find_images
+from deck_parser import parse_deck
 
 REPO = Path(__file__).resolve().parents[2]
 SLIDES = REPO / "slides"
@@ -23,11 +26,6 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ARTIFACTS = REPO / "test-artifacts"
-
-if str(SLIDES) not in sys.path:
-    sys.path.insert(0, str(SLIDES))
-
-import deck_builder  # noqa: E402  (slides/deck_builder.py, the MkDocs hook)
 
 
 def mkdocs_env() -> dict:
@@ -78,15 +76,15 @@ def seed_build(seed_source, tmp_path_factory):
     slides.mkdir()
     deck_path = slides / "seed.md"
     shutil.copy(seed_source, deck_path)
-    deck = deck_builder.parse_deck(deck_path.read_text(encoding="utf-8"), "slides/seed.md")
+    deck = parse_deck(deck_path.read_text(encoding="utf-8"), "slides/seed.md")
     png = placeholder_png()
-    for ref, _line in deck_builder.find_images(deck):
+    for ref, _line in find_images(deck):
         target = slides / ref
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(png)
-    built = deck_builder.build_deck(deck_path, label="slides/seed.md")
+    built = build_deck(deck_path, label="slides/seed.md")
     site = root / "site"
-    deck_builder.write_deck(built, site)
+    write_deck(built, site)
     return built, site
 
 

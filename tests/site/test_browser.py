@@ -5,7 +5,7 @@ import re
 import pytest
 
 from conftest import ARTIFACTS, REPO
-from deck_builder import parse_deck
+from deck_parser import parse_deck
 
 pytestmark = [pytest.mark.browser, pytest.mark.site]
 

@@ -5,7 +5,7 @@ import re
 import pytest
 
 from conftest import REPO
-from deck_builder import parse_deck
+from deck_parser import parse_deck
 from test_browser import open_page, walk_deck
 
 pytestmark = [pytest.mark.browser, pytest.mark.site]
@@ -51,12 +51,7 @@ def test_pdf_handout(built_site, browser):
 
 def test_slide_and_page_links(built_site):
     """Each method slide links to a built page; each built method page links back to its slide."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("lecture_deck_test", REPO / "tests" / "test_lecture_deck.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    METHODS, slug = mod.METHODS, mod.SLUG
+    from tests.test_lecture_deck import METHODS, SLUG as slug
 
     html = (built_site / "slides" / slug / "index.html").read_text()
     missing = []

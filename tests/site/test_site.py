@@ -8,7 +8,7 @@ from urllib.parse import urlparse
 import pytest
 
 from conftest import REPO
-from deck_builder import parse_deck
+from deck_parser import parse_deck
 
 pytestmark = pytest.mark.site
 
