@@ -22,12 +22,12 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from deck_lexer import placeholder
 from deck_math import find_node_modules, render_math
-from deck_media import collect_images
+from deck_media import MediaRef, collect_media
 from deck_model import Deck, DeckError
 from deck_pages import deck_html, outline_markdown
 from deck_parser import parse_deck
@@ -43,8 +43,9 @@ class BuiltDeck:
     slug: str
     html: str                       # slides/<slug>/index.html
     outline: str                    # Markdown of the outline page
-    images: dict[str, Path]         # relative path inside slides/<slug>/ -> source file
+    files: dict[str, Path]          # media to copy: relative path inside slides/<slug>/ -> source file
     math: list[dict]                # KaTeX results, in formula order
+    remote: list[MediaRef] = field(default_factory=list)   # outside media (the deck opted in)
 
 
 def build_deck(deck_path: Path, *, label: str | None = None, node_modules: Path | None = None,
@@ -56,8 +57,8 @@ def build_deck(deck_path: Path, *, label: str | None = None, node_modules: Path 
     deck = parse_deck(text, label)
     problems = list(deck.errors)
 
-    images, media_problems = collect_images(deck, deck_path, label)
-    problems += media_problems
+    media = collect_media(deck, deck_path, label)
+    problems += media.problems
 
     results = render_math([(f.tex, f.display) for f in deck.formulas],
                           node_modules=node_modules, cache_file=cache_file) if deck.formulas else []
@@ -80,9 +81,10 @@ def build_deck(deck_path: Path, *, label: str | None = None, node_modules: Path 
     slug = deck_path.stem
     html_text = deck_html(deck, source, [r["html"] for r in results], "../../assets")
     # The outline is made from what remark gets (formulas are placeholders there).
-    outline = outline_markdown(parse_deck(source, label), slug, f"{page_to_deck}/{slug}/index.html")
-    return BuiltDeck(deck=deck, slug=slug, html=html_text, outline=outline, images=images,
-                     math=results)
+    outline = outline_markdown(parse_deck(source, label), slug, f"{page_to_deck}/{slug}/index.html",
+                               formulas=[f.tex for f in deck.formulas], remote=media.remote)
+    return BuiltDeck(deck=deck, slug=slug, html=html_text, outline=outline, files=media.files,
+                     math=results, remote=media.remote)
 
 
 def asset_files(node_modules: Path) -> dict[str, Path]:
@@ -107,7 +109,7 @@ def write_deck(built: BuiltDeck, site_dir: Path, *, node_modules: Path | None = 
     tmp = Path(tempfile.mkdtemp(prefix=f".{built.slug}-", dir=final.parent))
     try:
         (tmp / "index.html").write_text(built.html, encoding="utf-8")
-        for rel, src in built.images.items():
+        for rel, src in built.files.items():
             (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, tmp / rel)
         if final.exists():
@@ -171,7 +173,7 @@ def on_files(files, config, **kwargs):
         except RuntimeError as exc:
             raise PluginError(f"{label}: {exc}") from exc
         add(f"slides/{built.slug}/index.html", content=built.html)
-        for rel, src in built.images.items():
+        for rel, src in built.files.items():
             add(f"slides/{built.slug}/{rel}", abs_src_path=str(src))
         # Not in the nav config: on_nav puts it into the "Slides" section.
         add(f"{DECK_PAGES_DIR}/{built.slug}.md", content=built.outline, inclusion=InclusionLevel.NOT_IN_NAV)

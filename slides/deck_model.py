@@ -79,6 +79,11 @@ class Deck:
     raw: list[RawSlide]
     formulas: list[Formula]
     errors: list[tuple[str, int, str]]
+    options: dict[str, str] = field(default_factory=dict)   # deck options (deck_parser.DECK_OPTIONS)
+
+    @property
+    def allow_remote_media(self) -> bool:
+        return self.options.get("allow-remote-media") == "true"
 
     @property
     def count(self) -> int:
@@ -126,6 +131,7 @@ def plain_text(md: str) -> str:
     s = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", s)
     s = re.sub(r"\\?(?:\.[a-zA-Z_\-][a-zA-Z\-_0-9]*)+\[", " ", s)
     s = re.sub(r"<[^>]+>", " ", s)
+    s = re.sub(r"(?:\]|\*+)(?=[.,:;!?)])", "", s)   # ".bold[word]: text" reads "word: text"
     s = re.sub(r"[\]\[*_`#>|~]", " ", s)
     s = html.unescape(s)
     return re.sub(r"\s+", " ", s).strip()

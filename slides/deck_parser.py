@@ -20,6 +20,14 @@ KNOWN_PROPERTIES = {
     "background-image", "background-color", "background-size", "background-position",
 }
 
+# Options of the whole deck (ours, not remark's), set as properties of the deck's first slide;
+# remark ignores them like any property it does not know. Each has the values it accepts.
+DECK_OPTIONS = {
+    # Let the deck load images, video, audio or frames from other hosts (https only). The site
+    # otherwise loads nothing from outside; the deck's outline page says which hosts it contacts.
+    "allow-remote-media": ("true", "false"),
+}
+
 # remark's property line: ``key: value`` or ``<!-- key: value -->``.
 _PROPERTY_RE = re.compile(r"^\n*([-\w]+):([^$\n]*)|\n*(?:<!--\s*)([-\w]+):([^$\n]*?)(?:\s*-->)", re.I)
 
@@ -123,6 +131,19 @@ def parse_deck(text: str, path: str = "slides/deck.md") -> Deck:
 
     path_problems: list[tuple[str, int, str]] = [(path, lines.line(at), msg) for at, msg in problems]
 
+    # Deck options: on the first chunk of the file only, where a reader looks for them.
+    options: dict[str, str] = {}
+    for i, raw in enumerate(raws):
+        for key in sorted(DECK_OPTIONS.keys() & raw.properties.keys()):
+            value, line = raw.properties[key], raw.property_lines[key]
+            if i > 0:
+                path_problems.append((path, line, f"`{key}` is an option of the whole deck: put it on the "
+                                                  f"deck's first slide (line {raws[0].line})"))
+            elif value not in DECK_OPTIONS[key]:
+                path_problems.append((path, line, f"`{key}: {value}`: must be {' or '.join(DECK_OPTIONS[key])}"))
+            else:
+                options[key] = value
+
     # remark drops ``exclude: true`` slides before anything else.
     raws = [r for r in raws if r.properties.get("exclude", "").lower() != "true"]
 
@@ -130,7 +151,7 @@ def parse_deck(text: str, path: str = "slides/deck.md") -> Deck:
     variables = {m.group(1).strip() for m in re.finditer(r"(?<!\\)\{\{([^}\n]+)\}\}", text)}
     for raw in raws:
         for key, line in raw.property_lines.items():
-            if key not in KNOWN_PROPERTIES and key not in variables:
+            if key not in KNOWN_PROPERTIES and key not in DECK_OPTIONS and key not in variables:
                 path_problems.append((path, line, f"unknown slide property `{key}` "
                                                   f"(remark knows: {', '.join(sorted(KNOWN_PROPERTIES - {'continued'}))})"))
         lay = raw.properties.get("layout")
@@ -213,6 +234,6 @@ def parse_deck(text: str, path: str = "slides/deck.md") -> Deck:
         slide.number = max(1, number)
 
     path_problems.sort(key=lambda p: p[1])
-    return Deck(path=path, text=text, slides=slides, layouts=layouts, raw=raws,
+    return Deck(path=path, text=text, slides=slides, layouts=layouts, raw=raws, options=options,
                 formulas=formulas, errors=path_problems)
 

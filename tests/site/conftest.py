@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from deck_builder import build_deck, write_deck  # slides/ is on pytest's pythonpath
-from deck_media import find_images
+from deck_media import find_media
 from deck_parser import parse_deck
 
 REPO = Path(__file__).resolve().parents[2]
@@ -78,7 +78,7 @@ def seed_build(seed_source, tmp_path_factory):
     shutil.copy(seed_source, deck_path)
     deck = parse_deck(deck_path.read_text(encoding="utf-8"), "slides/seed.md")
     png = placeholder_png()
-    for ref, _line in find_images(deck):
+    for ref in {m.ref for m in find_media(deck)}:
         target = slides / ref
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(png)
