@@ -6,7 +6,7 @@ import pytest
 
 from conftest import REPO
 from deck_parser import parse_deck
-from test_browser import open_page, walk_deck
+from test_browser import assert_columns_side_by_side, assert_slides_fit, open_page, walk_deck
 
 pytestmark = [pytest.mark.browser, pytest.mark.site]
 
@@ -27,6 +27,12 @@ def test_lecture_deck_in_browser(browser, built_site, serve):
     page.evaluate("location.hash = '#rotation'")
     page.wait_for_timeout(100)
     assert "Rotation" in page.locator(".remark-visible h1").inner_text()
+    # the tour's one-line columns sit side by side (remark makes them spans inside a paragraph)
+    if any(s.name == "tour" for s in deck.slides):
+        page.evaluate("location.hash = '#tour'")
+        page.wait_for_timeout(100)
+        assert_columns_side_by_side(page, "#tour")
+    assert_slides_fit(page, f"slides/{SLUG}.md")
     assert not log["errors"], log["errors"]
     assert [u for u in log["requests"] if not u.startswith(base + "/")] == []
     page.close()
