@@ -10,7 +10,7 @@ from deck_parser import parse_deck
 pytestmark = [pytest.mark.browser, pytest.mark.site]
 
 
-def open_page(browser, url):
+def open_page(browser, url, wait="networkidle"):
     page = browser.new_page(viewport={"width": 1280, "height": 720})
     page.set_default_timeout(15000)
     log = {"errors": [], "requests": []}
@@ -18,7 +18,7 @@ def open_page(browser, url):
     page.on("pageerror", lambda e: log["errors"].append(str(e)))
     page.on("request", lambda r: log["requests"].append(r.url))
     page.goto(url)
-    page.wait_for_load_state("networkidle")
+    page.wait_for_load_state(wait)
     return page, log
 
 

@@ -5,6 +5,7 @@ import re
 
 import pytest
 from deck_parser import parse_deck
+from handout import final_steps
 
 from conftest import REPO
 from sitecheck import broken_links, outside_loads
@@ -33,11 +34,16 @@ def test_strict_build_outputs(built_site):
 
 
 def test_outline_page_in_nav_and_search(built_site):
+    deck = parse_deck((REPO / "slides" / "sample.md").read_text(), "slides/sample.md")
     page = built_site / "lecture" / "slides" / "sample" / "index.html"
     html = page.read_text()
     assert "Slides: Rotation prediction in five slides" in html
     assert 'href="../../../slides/sample/"' in html          # the Present button
     assert 'href="../../../slides/sample/#6"' in html        # a deep link to one slide
+    # one heading per counted slide, inline code kept as code, formulas as math for KaTeX
+    assert html.count("<h3 ") == len(final_steps(deck))     # the title slide (count: false) too
+    assert '<code>$</code>' in html and '<code>cost = "$5"</code>' in html
+    assert r'<span class="arithmatex">\(g_k(x)\)</span>' in html
     home = (built_site / "index.html").read_text()
     assert 'href="lecture/slides/sample/"' in home           # in the nav
     search = json.loads((built_site / "search" / "search_index.json").read_text())
