@@ -64,6 +64,7 @@ def test_nothing_loaded_from_outside(built_site):
     assert not problems, "loaded from outside the site:\n" + "\n".join(problems)
 
 
+@pytest.mark.browser   # the Pages workflow prints the PDF handouts with Chromium
 def test_every_internal_link_resolves(published_site):
     """Every href/src of every page, url() of every stylesheet and link or image of every deck
     names a file of the site as the Pages workflow publishes it (the PDF handout included)."""
