@@ -202,7 +202,7 @@ def load_video(name: str, image_size: int, num_images: int, clips: int, frames: 
     if name == "world":
         stills = load_world(image_size, num_images)
         return ImageData("world", TensorClips(video_split("train", clips, frames, image_size)),
-                         stills.train, stills.test, stills.num_classes, image_size)
+                         stills.train, stills.test, stills.num_classes, image_size, val=stills.val)
     if name == "videofolder":
         if root is None:
             raise UserError("the videofolder dataset needs --data-root PATH")
@@ -300,6 +300,10 @@ def load_video_folder(root: Path, frames: int, size: int):
     test_dir = next((root / s for s in ("test", "val") if (root / s).is_dir()), None)
     if not (root / "train").is_dir() or test_dir is None:
         raise UserError(f"{root}: a video folder needs train/<class>/ and test/<class>/ (or val/) subfolders")
+    from . import split_off_val_folder
+
     train = VideoFolder(root / "train", frames, size)
     test = VideoFolder(test_dir, frames, size)
-    return ImageData("videofolder", train, MiddleFrames(train), MiddleFrames(test), len(train.classes), size)
+    # 10 % of the training videos' middle frames choose (layer, probe); test/ is only reported.
+    probe_train, val = split_off_val_folder(MiddleFrames(train), [label for _, label in train.samples])
+    return ImageData("videofolder", train, probe_train, MiddleFrames(test), len(train.classes), size, val=val)

@@ -21,8 +21,8 @@ washed-out, brownish images, so the paper *classifies* colour per pixel instead:
 
 The sRGB -> CIELAB conversion is the shared one in ``ssl_examples/color.py``.
 
-Input: the backbone has one channel. Evaluation feeds it the luma (``0.299 R + 0.587 G +
-0.114 B``), so pre-training feeds the same luma rather than :math:`L / 100`; :math:`L` and
+Input: the backbone has one channel. Evaluation feeds it the luma (``color.luma``:
+``0.2989 R + 0.587 G + 0.114 B``), so pre-training feeds the same luma rather than :math:`L / 100`; :math:`L` and
 luma are both monotone in brightness and differ only by a gamma-like curve.
 
 Loss: with :math:`F` the backbone, :math:`D` a small decoder predicting :math:`\hat Z` at a

@@ -35,6 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..augment import simclr_view
+from ..ema import ema_update as momentum_update  # theta_k <- m theta_k + (1 - m) theta_q
 from ..distributed import broadcast, gather, rank_and_world
 from ..nets import make_backbone, mlp
 from ..train import Recipe
@@ -56,13 +57,6 @@ def info_nce_with_queue(q: torch.Tensor, k: torch.Tensor, queue: torch.Tensor,
 
 
 # --8<-- [start:momentum]
-@torch.no_grad()
-def momentum_update(key: nn.Module, query: nn.Module, m: float) -> None:
-    """theta_k <- m theta_k + (1 - m) theta_q, parameter by parameter."""
-    for pk, pq in zip(key.parameters(), query.parameters()):
-        pk.mul_(m).add_(pq.detach(), alpha=1 - m)
-
-
 @torch.no_grad()
 def enqueue(queue: torch.Tensor, pointer: torch.Tensor, keys: torch.Tensor) -> None:
     """Write ``keys`` over the oldest entries of the ring buffer ``queue``; advance ``pointer``."""
