@@ -260,7 +260,9 @@ def load_images(name: str = "world", image_size: int = 32, root: Path | None = N
     """Load a dataset by name (one of ``DATASETS``)."""
     if name == "world":
         return load_world(image_size, num_images)
-    default_root = Path("~/.cache/ssl_examples") / name
+    from ..cache import cache_dir
+
+    default_root = cache_dir(name)
     if name in ("cifar10", "cifar100"):
         return load_cifar(name, root or default_root, image_size, download)
     if name == "stl10":

@@ -31,7 +31,7 @@ quarter of the image resolution and :math:`q^*_{h,w}` the nearest bin of pixel :
 .. math::
 
     \mathcal{L} = -\frac{1}{NHW} \sum_{i, h, w} w_{q^*_{h,w}}
-    \sum_{q=1}^{Q} Z_{h,w,q} \log \hat Z_{h,w,q}, \qquad \hat Z = \operatorname{softmax}(D(F(x_L)))
+    \sum_{q=1}^{Q} Z_{h,w,q} \log \hat Z_{h,w,q}, \qquad \hat Z = \operatorname{softmax}\big(D(F(x_{\text{luma}}))\big)
 """
 
 import functools
