@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import logging
 import shutil
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from deck_lexer import placeholder
 from deck_math import find_node_modules, render_math
-from deck_media import MediaRef, collect_media
+from deck_media import MediaRef, collect_media, remote_host
 from deck_model import Deck, DeckError
 from deck_pages import deck_html, outline_markdown
 from deck_parser import parse_deck
@@ -179,6 +180,9 @@ def on_files(files, config, **kwargs):
         add(f"{DECK_PAGES_DIR}/{built.slug}.md", content=built.outline, inclusion=InclusionLevel.NOT_IN_NAV)
         log.info("deck %s: %d slides (%d counted), %d formulas",
                  label, built.deck.count, built.deck.counted, len(built.deck.formulas))
+        if built.remote:
+            log.info("deck %s loads media from other sites (allow-remote-media: true): %s",
+                     label, ", ".join(sorted({remote_host(m.ref) for m in built.remote})))
     if problems:
         for p in problems:
             for line in p.splitlines():
@@ -240,13 +244,21 @@ def main(argv=None) -> int:
     ap.add_argument("deck", type=Path)
     ap.add_argument("site_dir", type=Path, nargs="?")
     args = ap.parse_args(argv)
+    if not args.deck.is_file():
+        print(f"{args.deck}: no such deck", file=sys.stderr)
+        return 2
     try:
         built = build_deck(args.deck)
-    except DeckError as exc:
-        print(exc)
-        return 1
+    except DeckError as exc:          # one `file:line: message` line per problem
+        print(exc, file=sys.stderr)
+        return 2
+    except RuntimeError as exc:       # no node, no node_modules/katex
+        print(f"{args.deck}: {exc}", file=sys.stderr)
+        return 2
     d = built.deck
     print(f"{d.path}: {d.count} slides, {d.counted} counted, {len(d.formulas)} formulas")
+    if built.remote:
+        print(f"loads media from other sites: {', '.join(sorted({remote_host(m.ref) for m in built.remote}))}")
     if args.site_dir:
         print(write_deck(built, args.site_dir))
     return 0

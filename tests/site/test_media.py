@@ -1,6 +1,8 @@
 """What a deck loads: named for what it is, refused from outside unless the deck opts in."""
 
 import re
+import subprocess
+import sys
 import textwrap
 
 import pytest
@@ -111,3 +113,11 @@ def test_mkdocs_builds_an_opted_in_deck(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     outline = (project / "site" / "lecture" / "slides" / "remote" / "index.html").read_text()
     assert "This deck loads media from other sites" in outline and "media.example.org" in outline
+
+
+def test_command_line_names_the_video_in_one_line(tmp_path):
+    deck = write(tmp_path, VIDEO)
+    proc = subprocess.run([sys.executable, str(REPO / "slides" / "deck_builder.py"), str(deck)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("slides/x.md:4: video `https://"), proc.stderr
