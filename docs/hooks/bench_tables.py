@@ -8,7 +8,8 @@ A page writes a marker where a table belongs, and the build replaces it:
 * ``<!-- bench:layers NAME -->``: one method's per-layer probes beside random init;
 * ``<!-- bench:finetune NAME -->``: one method's fine-tuning accuracies per label fraction;
 * ``<!-- bench:baselines -->``: raw pixels, random init and supervised, per backbone;
-* ``<!-- bench:machine -->`` (or ``machine gpu``): where and when the numbers were measured.
+* ``<!-- bench:machine -->`` (or ``machine gpu``): where and when the numbers were measured;
+* ``<!-- bench:layer-figures -->``: the per-layer figure of every family (``figures/results.py``).
 
 Every value is a mean over the stored seeds with its 95 % Student-t interval; gains are
 computed seed by seed against the random-init baseline of the same backbone and seeds.
@@ -25,8 +26,8 @@ from mkdocs.exceptions import PluginError
 
 from ssl_examples.stats import gain_interval, mean_interval
 
-MARKER = re.compile(r"<!-- bench:([a-z]+)(?: ([\w-]+))? -->")
-KINDS = ("table", "method", "layers", "finetune", "baselines", "machine")
+MARKER = re.compile(r"<!-- bench:([a-z-]+)(?: ([\w-]+))? -->")
+KINDS = ("table", "method", "layers", "finetune", "baselines", "machine", "layer-figures")
 FILES = {"cpu": "bench.json", "gpu": "bench-gpu.json"}
 
 
@@ -142,6 +143,16 @@ def machine(results: dict, tier: str) -> str:
             f"torch {m['torch']}) with `python -m ssl_examples bench{flag}`.")
 
 
+def layer_figures(page) -> str:
+    """One image per family, with an alt text that says what it shows."""
+    from ssl_examples.methods import FAMILIES
+
+    prefix = "../" * page.file.src_path.count("/")
+    return "\n\n".join(f"![Per-layer linear-probe test accuracy of the {title} methods beside random "
+                        f"init, one line per method]({prefix}figures/results-layers-{family}.png)"
+                        for family, title in FAMILIES.items())
+
+
 def on_page_markdown(markdown, page, config, files):
     if "<!-- bench:" not in markdown:
         return markdown
@@ -150,6 +161,8 @@ def on_page_markdown(markdown, page, config, files):
         kind, arg = match.groups()
         if kind not in KINDS:
             raise PluginError(f"{page.file.src_path}: unknown marker <!-- bench:{kind} -->; use one of {', '.join(KINDS)}")
+        if kind == "layer-figures":
+            return layer_figures(page)
         if kind in ("table", "machine", "baselines"):
             tier = arg or "cpu"
             if tier not in FILES:
