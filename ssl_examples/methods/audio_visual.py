@@ -32,7 +32,6 @@ from ..nets import make_backbone, mlp
 from ..train import Recipe
 
 DATA = "video"
-CLIPS, FRAMES = 1000, 8  # 8 frames at 8 fps: each clip has exactly one second of sound
 
 
 # --8<-- [start:targets]
@@ -90,6 +89,8 @@ class AudioVisual(nn.Module):
 
 @dataclass
 class AudioVisualRecipe(Recipe):
+    clips: int = 1000  # clips of the embedded world to pre-train on (num_images does not apply)
+    frames: int = 8  # frames per clip: 8 frames at 8 fps, so each clip has exactly one second of sound
     hidden_dim: int = 128  # the correspondence classifier's hidden layer
     min_scale: float = 0.5  # smallest crop of the frame, as a fraction of it
 
@@ -153,8 +154,8 @@ def main(argv=None) -> None:
     args = p.parse_args(argv)
     state = load_checkpoint(args.checkpoint)
     recipe = AudioVisualRecipe(**state["recipe"])
-    train_clips = video_split("train", CLIPS, FRAMES, recipe.image_size)
-    test_clips = video_split("test", args.test_clips, FRAMES, recipe.image_size)
+    train_clips = video_split("train", recipe.clips, recipe.frames, recipe.image_size)
+    test_clips = video_split("test", args.test_clips, recipe.frames, recipe.image_size)
     stills = load_world(recipe.image_size, recipe.num_images)
     rows = {}
     for name in ("trained", "random init"):

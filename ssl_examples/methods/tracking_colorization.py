@@ -35,7 +35,6 @@ from ..nets import make_backbone
 from ..train import Recipe
 
 DATA = "video"
-CLIPS, FRAMES = 320, 8
 COLOURS = 16
 
 
@@ -114,6 +113,8 @@ class ColorizationTracker(nn.Module):
 
 @dataclass
 class TrackingRecipe(Recipe):
+    clips: int = 320  # clips of the embedded world to pre-train on (num_images does not apply)
+    frames: int = 8  # frames per clip
     dim: int = 64  # the pixel embedding's size
     temperature: float = 0.05  # of the softmax over reference pixels
 
