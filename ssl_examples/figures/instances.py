@@ -157,3 +157,37 @@ def moco_qa(path: Path, part: str) -> None:
                      else "one positive key, negatives from the queue",
                      color=BLUE if part == "q" else RED)
         save_deck(fig, path)
+
+
+def info_nce_figure(path: Path) -> None:
+    """NPID, MoCo, SimCLR and CPC as one loss: a query, one positive key, many negative keys;
+    the methods differ in where the keys come from."""
+    from .diagrams import canvas, label, picture
+
+    torch.manual_seed(1)
+    x = _photos(("chelsea", "astronaut", "coffee", "rocket", "china"), 96)
+    view = simclr_view(x, size=96, strength=0.6, scale=(0.3, 1.0))
+    cat, others = x[0], x[1:]
+    rows = [("NPID", view[0], "the cat's stored\nfeature $v_i$", cat, others,
+             "memory bank: every\nimage, refreshed\nwhen it is visited"),
+            ("MoCo", view[0], "other view, from\nthe momentum\nencoder", simclr_view(x[:1], size=96)[0], view[1:],
+             "queue of keys from\nrecent batches"),
+            ("SimCLR", view[0], "other view,\nsame batch", simclr_view(x[:1], size=96)[0], view[1:],
+             "the other 2N - 2 views\nof the batch"),
+            ("CPC", cat[:, :48], "a patch k rows\nbelow, predicted\nas $W_k c_t$", cat[:, 60:92, 32:64],
+             [o[:, 40:72, 30:62] for o in others], "other patches, of\nthis and other\nimages")]
+    with deck_style():
+        fig, ax = canvas(10.8, 5.2)
+        for col, head in zip((1.45, 2.8, 6.8, 9.2), ("query", "positive key", "negative keys", "keys come from")):
+            label(ax, col, 5.0, head, BLUE if col < 2 else GREEN if col < 4 else RED if col < 7 else GREY,
+                  weight="bold")
+        for r, (name, q, pos_text, pos, negs, source) in enumerate(rows):
+            y = 3.75 - r * 1.22
+            label(ax, 0.05, y + 0.5, name, ha="left", weight="bold")
+            picture(ax, q, 0.95, y, 1.0 if q.shape[1] == q.shape[2] else 1.0, 1.0 * q.shape[1] / q.shape[2], BLUE)
+            picture(ax, pos, 2.3, y, 1.0, 1.0, GREEN)
+            label(ax, 3.45, y + 0.5, pos_text, ha="left", size=11)
+            for k, n in enumerate(negs):
+                picture(ax, n, 5.65 + k * 0.6, y + 0.2, 0.54, 0.54, RED)
+            label(ax, 8.2, y + 0.5, source, ha="left", size=11)
+        save_deck(fig, path, tight=False)
