@@ -14,6 +14,10 @@ from functools import partial
 from pathlib import Path
 
 from ..errors import UserError
+from .applications import (cycle_figure, domain_generalisation_figure, few_shot_figure, ood_figure, robustness_figure,
+                           ss_gan_figure, two_heads_figure)
+from .beyond import (barlow_twins_figure, byol_figure, collapse_figure, dino_figure, ijepa_figure, mae_figure,
+                     moco_v3_figure, simsiam_figure, swav_figure, vicreg_figure)
 from .evaluation import few_label_figure, gain_figure, layers_figure
 from .instances import (exemplar_figure, exemplar_qa, info_nce_figure, moco_qa, npid_qa, simclr_qa,
                         simclr_views_figure)
@@ -82,6 +86,25 @@ FIGURES = {
     "lecture-bench.png": gain_figure,
     "lecture-layers.png": layers_figure,
     "lecture-few-labels.png": few_label_figure,
+    # applications: a self-supervised task beside the main one
+    "lecture-app-cycle.png": cycle_figure,
+    "lecture-app-two-heads.png": two_heads_figure,
+    "lecture-app-few-shot.png": few_shot_figure,
+    "lecture-app-robustness.png": robustness_figure,
+    "lecture-app-ood.png": ood_figure,
+    "lecture-app-domains.png": domain_generalisation_figure,
+    "lecture-app-ss-gan.png": ss_gan_figure,
+    # beyond the 2020 lecture (slide names as the method registry names the pages)
+    "lecture-collapse.png": collapse_figure,
+    "lecture-byol.png": byol_figure,
+    "lecture-simsiam.png": simsiam_figure,
+    "lecture-barlow-twins.png": barlow_twins_figure,
+    "lecture-vicreg.png": vicreg_figure,
+    "lecture-swav.png": swav_figure,
+    "lecture-dino.png": dino_figure,
+    "lecture-moco-v3.png": moco_v3_figure,
+    "lecture-mae.png": mae_figure,
+    "lecture-ijepa.png": ijepa_figure,
 }
 
 
