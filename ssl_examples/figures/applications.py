@@ -98,7 +98,7 @@ def ood_figure(path: Path) -> None:
     inside = render_world(1, 96, seed=4)[0][0].float() / 255
     outside = photo("hubble_deep_field", 96)[0]
     with deck_style():
-        fig, axes = plt.subplots(2, 5, figsize=(9.6, 4.2), gridspec_kw={"width_ratios": [1, 1, 1, 1, 1.6]})
+        fig, axes = plt.subplots(2, 5, figsize=(8.4, 3.6), gridspec_kw={"width_ratios": [1, 1, 1, 1, 1.7]})
         for row, (x, name, colour, verdict) in enumerate([(inside, "training-like", GREEN, "turns easy to tell:\nin distribution"),
                                                          (outside, "unlike training", RED, "turns hard to tell:\nflag it")]):
             for r, xr in enumerate(rotate_batch(x[None])[0]):

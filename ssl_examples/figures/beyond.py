@@ -27,7 +27,7 @@ def collapse_figure(path: Path) -> None:
               ("dimensional collapse:\nall on one line", np.stack([views[..., 0], 0.3 * views[..., 0]], -1), ORANGE)]
     colours = plt.get_cmap("tab10")(np.arange(8))
     with deck_style():
-        fig, axes = plt.subplots(1, 3, figsize=(10.2, 4.0))
+        fig, axes = plt.subplots(1, 3, figsize=(9.6, 3.6))
         for ax, (name, pts, colour) in zip(axes, panels):
             for i in range(8):
                 ax.scatter(pts[i, :, 0], pts[i, :, 1], color=colours[i], s=70)
@@ -54,7 +54,7 @@ def _views(seed: int = 0, name: str = "chelsea"):
 
 def _two_branch(path: Path, top: list, bottom: list, loss: str, *, ema: str | None = None,
                 stop_gradient: bool = True, shared: str | None = None, top_name: str = "", bottom_name: str = "",
-                note: str | None = None, cross: bool = False, extra=None, loss_box=(1.3, 1.3)) -> None:
+                note: str | None = None, cross: bool = False, extra=None, loss_box=(1.0, 1.3)) -> None:
     """Two views through two branches of boxes that meet in a loss.
 
     ``top``/``bottom``: box labels from left to right, each ``(text, colour)``; ``ema``: label of a
@@ -63,12 +63,12 @@ def _two_branch(path: Path, top: list, bottom: list, loss: str, *, ema: str | No
     """
     v1, v2 = _views()
     with deck_style():
-        fig, ax = canvas(10.6, 3.9)
-        ys = (2.45, 0.45)
+        fig, ax = canvas(10.6, 3.35)
+        ys = (2.0, 0.3)
         for y, image, name in zip(ys, (v1, v2), (top_name, bottom_name)):
             picture(ax, image, 0.15, y, 1.0, 1.0)
             if name:
-                label(ax, 0.15, y + 1.2, name, GREY, size=11, ha="left")
+                label(ax, 0.15, y + 1.15, name, GREY, size=11, ha="left")
         width = 1.55
         ends = []
         for y, boxes in zip(ys, (top, bottom)):
@@ -95,12 +95,12 @@ def _two_branch(path: Path, top: list, bottom: list, loss: str, *, ema: str | No
             label(ax, sx, ys[1] - 0.1, "stop-gradient", RED, size=11)
         if ema:
             arrow(ax, (2.33, ys[0] + 0.1), (2.33, ys[1] + 0.9), BLUE, dashed=True)
-            label(ax, 2.45, 1.95, ema, BLUE, size=11, ha="left")
+            label(ax, 2.45, 1.65, ema, BLUE, size=11, ha="left")
         if shared:
             ax.plot([2.33, 2.33], [ys[0] + 0.1, ys[1] + 0.9], color=GREY, lw=2, ls=":")
-            label(ax, 2.45, 1.95, shared, GREY, size=11, ha="left")
+            label(ax, 2.45, 1.65, shared, GREY, size=11, ha="left")
         if note:
-            label(ax, 10.45, 3.75, note, GREY, size=11, ha="right", va="top")
+            label(ax, 10.45, 3.3, note, GREY, size=11, ha="right", va="top")
         if extra:
             extra(fig, ax)
         save_deck(fig, path, tight=False)
@@ -124,7 +124,7 @@ def simsiam_figure(path: Path) -> None:
 
 def _matrix_panel(title_text, matrix, colour):
     def draw(fig, ax):
-        inset = fig.add_axes([0.6, 0.04, 0.3, 0.34])
+        inset = fig.add_axes([0.6, 0.02, 0.3, 0.36])
         inset.imshow(matrix, cmap="RdBu_r", vmin=-1, vmax=1)
         inset.set_xticks([])
         inset.set_yticks([])
@@ -140,7 +140,7 @@ def barlow_twins_figure(path: Path) -> None:
     _two_branch(path, [("encoder $f$", BLUE), ("projector $g$", BLUE)], [("encoder $f$", BLUE), ("projector $g$", BLUE)],
                 "cross-correlation $C$\nof $z_1, z_2$ over the batch\n$\\sum_i (1 - C_{ii})^2 + \\lambda \\sum_{i \\neq j} C_{ij}^2$",
                 stop_gradient=False, shared="same weights", extra=_matrix_panel("an example C:\nmake it I", c, RED),
-                loss_box=(1.95, 1.55))
+                loss_box=(1.55, 1.55))
 
 
 def vicreg_figure(path: Path) -> None:
@@ -198,16 +198,16 @@ def mae_figure(path: Path) -> None:
     grid[:, ::p, :] = 1.0
     grid[:, :, ::p] = 1.0
     with deck_style():
-        fig, ax = canvas(10.6, 3.7)
-        picture(ax, grid, 0.1, 0.5, 2.8, 2.8)
-        label(ax, 1.5, 0.25, "input: 25 % of the patches", size=11)
-        box(ax, 3.3, 1.3, 1.7, 1.2, "ViT encoder\n(visible\npatches only)", BLUE, size=11)
-        box(ax, 5.45, 1.3, 1.7, 1.2, "light decoder\n(+ mask\ntokens)", GREY, size=11)
-        arrow(ax, (2.95, 1.9), (3.3, 1.9))
-        arrow(ax, (5.0, 1.9), (5.45, 1.9))
-        arrow(ax, (7.15, 1.9), (7.6, 1.9))
-        picture(ax, x, 7.65, 0.5, 2.8, 2.8, RED)
-        label(ax, 9.05, 0.25, "target: pixels of the hidden patches", RED, size=11)
+        fig, ax = canvas(10.6, 3.2)
+        picture(ax, grid, 0.1, 0.45, 2.65, 2.65)
+        label(ax, 1.42, 0.2, "input: 25 % of the patches", size=11)
+        box(ax, 3.3, 1.2, 1.7, 1.2, "ViT encoder\n(visible\npatches only)", BLUE, size=11)
+        box(ax, 5.45, 1.2, 1.7, 1.2, "light decoder\n(+ mask\ntokens)", GREY, size=11)
+        arrow(ax, (2.8, 1.8), (3.3, 1.8))
+        arrow(ax, (5.0, 1.8), (5.45, 1.8))
+        arrow(ax, (7.15, 1.8), (7.6, 1.8))
+        picture(ax, x, 7.65, 0.45, 2.65, 2.65, RED)
+        label(ax, 8.97, 0.2, "target: pixels of the hidden patches", RED, size=11)
         save_deck(fig, path, tight=False)
 
 
@@ -223,7 +223,7 @@ def ijepa_figure(path: Path) -> None:
     for tx, ty, tw, th in targets:
         shown[:, ty:ty + th, tx:tx + tw] = 0.55 * x[:, ty:ty + th, tx:tx + tw] + 0.45
     with deck_style():
-        fig, axes = plt.subplots(1, 2, figsize=(10.2, 3.8), gridspec_kw={"width_ratios": [1, 1.35]})
+        fig, axes = plt.subplots(1, 2, figsize=(9.6, 3.4), gridspec_kw={"width_ratios": [1, 1.45]})
         show(axes[0], shown, "context block (blue), target blocks (red)")
         axes[0].add_patch(plt.Rectangle((cx - 0.5, cy - 0.5), cw, ch, fill=False, ec=BLUE, lw=3))
         for tx, ty, tw, th in targets:

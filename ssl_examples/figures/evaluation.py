@@ -53,7 +53,7 @@ def gain_figure(path: Path, bench: Path = BENCH) -> None:
     linear, knn = gains(results, "linear"), gains(results, "knn")
     names = sorted(linear, key=linear.get)
     with deck_style():
-        fig, ax = plt.subplots(figsize=(9.6, 0.25 * max(len(names), 4) + 1.1))
+        fig, ax = plt.subplots(figsize=(9.6, 0.2 * max(len(names), 4) + 1.0))
         if not names:
             _empty(ax, "bench.json has no rows yet: python -m ssl_examples bench")
         else:
@@ -81,7 +81,7 @@ def layers_figure(path: Path, bench: Path = BENCH) -> None:
     methods = results.get("methods", {})
     per_layer = {n: _layers(r) for n, r in methods.items() if _layers(r)}
     with deck_style():
-        fig, ax = plt.subplots(figsize=(9.6, 4.4))
+        fig, ax = plt.subplots(figsize=(9.6, 3.6))
         if per_layer:
             for name, acc in per_layer.items():
                 ax.plot(list(acc), [100 * a for a in acc.values()], marker="o", lw=2, label=title(name))
@@ -126,7 +126,7 @@ def few_label_figure(path: Path, bench: Path = BENCH) -> None:
     methods = results.get("methods", {})
     curves = {n: _few_label(r) for n, r in methods.items() if _few_label(r)}
     with deck_style():
-        fig, ax = plt.subplots(figsize=(9.6, 4.4))
+        fig, ax = plt.subplots(figsize=(9.6, 3.6))
         if curves:
             for name, c in curves.items():
                 xs = sorted(c)

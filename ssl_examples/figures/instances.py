@@ -177,17 +177,17 @@ def info_nce_figure(path: Path) -> None:
             ("CPC", cat[:, :48], "a patch k rows\nbelow, predicted\nas $W_k c_t$", cat[:, 60:92, 32:64],
              [o[:, 40:72, 30:62] for o in others], "other patches, of\nthis and other\nimages")]
     with deck_style():
-        fig, ax = canvas(10.8, 5.2)
-        for col, head in zip((1.45, 2.8, 6.8, 9.2), ("query", "positive key", "negative keys", "keys come from")):
-            label(ax, col, 5.0, head, BLUE if col < 2 else GREEN if col < 4 else RED if col < 7 else GREY,
+        fig, ax = canvas(10.8, 3.9)
+        for col, head in zip((1.3, 2.6, 6.8, 9.2), ("query", "positive key", "negative keys", "keys come from")):
+            label(ax, col, 3.75, head, BLUE if col < 2 else GREEN if col < 4 else RED if col < 7 else GREY,
                   weight="bold")
         for r, (name, q, pos_text, pos, negs, source) in enumerate(rows):
-            y = 3.75 - r * 1.22
-            label(ax, 0.05, y + 0.5, name, ha="left", weight="bold")
-            picture(ax, q, 0.95, y, 1.0 if q.shape[1] == q.shape[2] else 1.0, 1.0 * q.shape[1] / q.shape[2], BLUE)
-            picture(ax, pos, 2.3, y, 1.0, 1.0, GREEN)
-            label(ax, 3.45, y + 0.5, pos_text, ha="left", size=11)
+            y = 2.75 - r * 0.9
+            label(ax, 0.05, y + 0.4, name, ha="left", weight="bold")
+            picture(ax, q, 0.9, y, 0.8, 0.8 * q.shape[1] / q.shape[2], BLUE)
+            picture(ax, pos, 2.2, y, 0.8, 0.8, GREEN)
+            label(ax, 3.15, y + 0.4, pos_text, ha="left", size=11)
             for k, n in enumerate(negs):
-                picture(ax, n, 5.65 + k * 0.6, y + 0.2, 0.54, 0.54, RED)
-            label(ax, 8.2, y + 0.5, source, ha="left", size=11)
+                picture(ax, n, 5.65 + k * 0.6, y + 0.13, 0.54, 0.54, RED)
+            label(ax, 8.2, y + 0.4, source, ha="left", size=11)
         save_deck(fig, path, tight=False)

@@ -16,7 +16,8 @@ INK_GREY = "#3b3b40"
 def pipeline_figure(path: Path) -> None:
     """The two-stage pipeline: pretext task without labels, then a downstream task with few."""
     with deck_style():
-        fig, ax = canvas(10.6, 3.9)
+        fig, ax = canvas(10.6, 3.6, figsize=(10.6, 3.6))
+        ax.set_ylim(0.05, 3.85)
         label(ax, 0.1, 3.7, "Stage 1: a pretext task, no labels", BLUE, FONT_PT + 2, ha="left", weight="bold")
         box(ax, 0.1, 2.0, 1.9, 1.25, "unlabelled\nimages")
         box(ax, 2.5, 2.0, 2.1, 1.25, "hide or\ntransform")
