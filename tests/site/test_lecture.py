@@ -32,6 +32,49 @@ def test_lecture_deck_in_browser(browser, built_site, serve):
     page.close()
 
 
+# In-flow content must end this far above the slide's bottom edge (remark's 1210x681 units):
+# below that line sit the citation (when the slide has one) and the footer.
+ROOM_WITH_CITATION, ROOM = 60, 40
+
+LAYOUT = """() => {
+  const slide = document.querySelector('.remark-visible .remark-slide-scaler');
+  const box = slide.getBoundingClientRect(), scale = box.width / 1210;
+  const content = slide.querySelector('.remark-slide-content');
+  let bottom = box.top;
+  for (const e of content.children) {
+    if (getComputedStyle(e).position === 'absolute') continue;
+    const r = e.getBoundingClientRect();
+    if (r.height) bottom = Math.max(bottom, r.bottom);
+  }
+  const images = [...content.querySelectorAll('img')].map(i => ({
+    src: i.getAttribute('src'), shown: i.getBoundingClientRect().width / scale, natural: i.naturalWidth}));
+  return {room: (box.bottom - bottom) / scale, cited: !!content.querySelector('.citation'), images};
+}"""
+
+
+def test_lecture_slides_fit_and_figures_are_legible(browser, built_site, serve):
+    """Every slide's content fits above its citation and footer, and every figure is shown at
+    least at its natural size, where its labels are >= 14 px (checked when it was saved)."""
+    base = serve(built_site)
+    page, log = open_page(browser, f"{base}/slides/{SLUG}/")
+    source = page.evaluate("JSON.parse(document.getElementById('deck-data').textContent).source")
+    deck = parse_deck(source, f"slides/{SLUG}.md")
+    problems = []
+    for i, slide in enumerate(deck.slides):
+        page.evaluate(f"location.hash = '#{i + 1}'")
+        page.wait_for_timeout(30)
+        r = page.evaluate(LAYOUT)
+        need = ROOM_WITH_CITATION if r["cited"] else ROOM
+        if r["room"] < need:
+            problems.append(f"slide {i + 1} (line {slide.line}): content reaches {need - r['room']:.0f} px too low")
+        for img in r["images"]:
+            if img["shown"] < 0.99 * img["natural"]:
+                problems.append(f"slide {i + 1}: {img['src']} shrunk to {img['shown']:.0f} of {img['natural']} px")
+    assert not problems, "\n".join(problems)
+    assert not log["errors"], log["errors"]
+    page.close()
+
+
 def test_pdf_handout(built_site, browser):
     import handout
 
