@@ -106,7 +106,7 @@ def layers_figure(path: Path, bench: Path = BENCH) -> None:
                 ax.scatter([mid], [i], color=BLUE, s=90, zorder=3, label="self-supervised" if i == 0 else None)
             ax.set_yticks(range(len(names)), [title(n) for n in names])
             ax.set_xlabel("linear probe on the last layer, top-1 (%)")
-            ax.legend(loc="lower right", frameon=False)
+            ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, frameon=False)
         else:
             _empty(ax, "bench.json has no rows yet: python -m ssl_examples bench")
         save_deck(fig, path)
