@@ -41,7 +41,7 @@ def few_shot_figure(path: Path) -> None:
     """Few-shot learning with rotation as an auxiliary loss: base classes with many labels and a
     rotation head, then novel classes recognised from a handful of examples."""
     base = [photo(n, 64)[0] for n in ("chelsea", "astronaut", "coffee")]
-    novel = [photo(n, 64)[0] for n in ("rocket", "flower")]
+    novel = [photo(n, 64)[0] for n in ("rocket", "motorcycle")]
     x4, _ = rotate_batch(photo("chelsea", 64))
     with deck_style():
         fig, ax = canvas(10.4, 3.6)

@@ -22,16 +22,12 @@ def photo(name: str = "chelsea", size: int = 256) -> torch.Tensor:
     """A photograph shipped with scikit-image as a float ``(1, 3, size, size)`` tensor in [0, 1].
 
     Centre-cropped to a square, then resized; ``name`` is any offline ``skimage.data`` image
-    (astronaut, chelsea, coffee, rocket, ...) or ``china`` / ``flower`` from scikit-learn.
+    (astronaut, chelsea, coffee, rocket, ...) or ``motorcycle``.
     """
-    if name in ("china", "flower"):  # the two photographs scikit-learn ships
-        from sklearn.datasets import load_sample_image
+    from skimage import data
 
-        image = load_sample_image(f"{name}.jpg")
-    else:
-        from skimage import data
-
-        image = getattr(data, name)()
+    # "motorcycle": the left view of scikit-image's stereo pair
+    image = data.stereo_motorcycle()[0] if name == "motorcycle" else getattr(data, name)()
     if image.ndim == 2:
         image = np.stack([image] * 3, axis=-1)
     h, w = image.shape[:2]

@@ -35,7 +35,7 @@ def exemplar_figure(path: Path) -> None:
 
 # --- the lecture deck's question and answer slides --------------------------------------------
 
-BANK = ("chelsea", "astronaut", "coffee", "rocket", "china", "flower", "retina", "camera")
+BANK = ("chelsea", "astronaut", "coffee", "rocket", "motorcycle", "hubble_deep_field", "retina", "camera")
 
 
 def _photos(names, size):
@@ -130,7 +130,7 @@ def simclr_qa(path: Path, part: str) -> None:
         save_deck(fig, path)
 
 
-MOCO_PHOTOS = ("astronaut", "chelsea", "coffee", "china", "flower", "rocket")
+MOCO_PHOTOS = ("astronaut", "chelsea", "coffee", "motorcycle", "retina", "rocket")
 MOCO_POSITIVE = 3  # where the positive key is shown among the keys
 
 
@@ -165,7 +165,7 @@ def info_nce_figure(path: Path) -> None:
     from .diagrams import canvas, label, picture
 
     torch.manual_seed(1)
-    x = _photos(("chelsea", "astronaut", "coffee", "rocket", "china"), 96)
+    x = _photos(("chelsea", "astronaut", "coffee", "rocket", "motorcycle"), 96)
     view = simclr_view(x, size=96, strength=0.6, scale=(0.3, 1.0))
     cat, others = x[0], x[1:]
     rows = [("NPID", view[0], "the cat's stored\nfeature $v_i$", cat, others,

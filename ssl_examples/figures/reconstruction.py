@@ -90,8 +90,8 @@ def bownet_figure(path: Path) -> None:
 
 # --- the lecture deck's question and answer slides --------------------------------------------
 
-HOLE_PHOTOS = ("chelsea", "china")
-COLOUR_PHOTOS = ("flower", "astronaut")
+HOLE_PHOTOS = ("chelsea", "astronaut")
+COLOUR_PHOTOS = ("motorcycle", "coffee")
 
 
 def context_encoder_qa(path: Path, part: str) -> None:

@@ -26,9 +26,9 @@ def rotation_running_example(path: Path) -> None:
 
 
 # Four photographs, each turned by a multiple of 90 degrees (the label r of rotate_batch:
-# counter-clockwise r * 90). The flower, seen from above, has no "up": the task's blind spot.
-ROTATION_QUIZ = (("astronaut", 1), ("coffee", 2), ("rocket", 3), ("flower", 1))
-NO_UP = "flower"
+# counter-clockwise r * 90). The star field has no "up": the task's blind spot.
+ROTATION_QUIZ = (("astronaut", 1), ("coffee", 2), ("rocket", 3), ("hubble_deep_field", 1))
+NO_UP = "hubble_deep_field"
 
 
 def rotation_qa(path: Path, part: str) -> None:
