@@ -28,6 +28,7 @@ from .reconstruction import (bownet_figure, bownet_qa, colorization_figure, colo
 from .structure import context_prediction_figure, context_prediction_qa, jigsaw_figure, jigsaw_qa
 from .time import (audio_visual_figure, audio_visual_qa, order_prediction_figure, order_prediction_qa,
                    shuffle_and_learn_figure, shuffle_and_learn_qa, tracking_animation, tracking_colorization_qa)
+from .results import RESULT_FIGURES
 from .transformation import rotation_figure, rotation_qa, rotation_running_example
 
 
@@ -105,6 +106,7 @@ FIGURES = {
     "lecture-moco-v3.png": moco_v3_figure,
     "lecture-mae.png": mae_figure,
     "lecture-ijepa.png": ijepa_figure,
+    **RESULT_FIGURES,
 }
 
 
