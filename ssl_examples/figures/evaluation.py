@@ -66,34 +66,48 @@ def gain_figure(path: Path, bench: Path = BENCH) -> None:
             ax.legend(loc="lower right", frameon=False)
         save_deck(fig, path)
 
+
 def _layers(row) -> dict[str, float] | None:
-    """``{layer: linear accuracy}`` of a row, if the benchmark stored per-layer probes."""
+    """``{layer: linear test accuracy}`` of a row, if the benchmark stored per-layer probes
+    (``{layer: {"linear": {"val": [...], "test": [...]}}}``, or a plain number per layer)."""
     layers = row.get("layers")
     if not layers:
         return None
-    return {k: value(v["linear"] if isinstance(v, dict) and "linear" in v else v) for k, v in layers.items()}
+    out = {}
+    for name, v in layers.items():
+        v = v["linear"] if isinstance(v, dict) and "linear" in v else v
+        out[name] = value(v["test"] if isinstance(v, dict) and "test" in v else v)
+    return out
+
 
 def layers_figure(path: Path, bench: Path = BENCH) -> None:
-    """Linear-probe accuracy at each stage of the backbone, per method, beside random init.
-    Until the benchmark stores per-layer probes: the final layer only, between random init and
-    supervised training."""
+    """Linear-probe accuracy at each stage of the backbone for the best method of each family
+    (the highest accuracy at any stage), beside random init. Until the benchmark stores per-layer
+    probes: every method's final layer, between random init and supervised training."""
+    from ..methods import BY_NAME
+
     results = load_bench(bench)
     methods = results.get("methods", {})
     per_layer = {n: _layers(r) for n, r in methods.items() if _layers(r)}
+    best = {}  # family -> its method with the highest accuracy at any layer
+    for name, acc in per_layer.items():
+        family = BY_NAME[name].family if name in BY_NAME else name
+        if family not in best or max(acc.values()) > max(per_layer[best[family]].values()):
+            best[family] = name
     with deck_style():
         fig, ax = plt.subplots(figsize=(9.6, 3.6))
         if per_layer:
-            for name, acc in per_layer.items():
+            for name in best.values():
+                acc = per_layer[name]
                 ax.plot(list(acc), [100 * a for a in acc.values()], marker="o", lw=2, label=title(name))
-            bases = {methods[n]["baseline"] for n in per_layer}
-            for key in sorted(bases):
+            for key in sorted({methods[n]["baseline"] for n in best.values()}):
                 base = _layers(results["baselines"][key]["random_init"])
                 if base:
                     ax.plot(list(base), [100 * a for a in base.values()], color=GREY, ls="--", lw=2,
                             label=f"random init ({key})")
             ax.set_xlabel("backbone stage (input side to output side)")
             ax.set_ylabel("linear probe, top-1 (%)")
-            ax.legend(ncol=3, fontsize=11, frameon=False, loc="upper left", bbox_to_anchor=(0, -0.18))
+            ax.legend(fontsize=11, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
         elif methods:
             names = sorted(methods, key=lambda n: value(methods[n]["linear"]))
             for i, n in enumerate(names):
@@ -111,12 +125,15 @@ def layers_figure(path: Path, bench: Path = BENCH) -> None:
             _empty(ax, "bench.json has no rows yet: python -m ssl_examples bench")
         save_deck(fig, path)
 
+
 def _few_label(row) -> dict[float, float] | None:
-    """``{fraction of labels: accuracy}`` of a row, if the benchmark stored few-label fine-tuning."""
-    curve = row.get("few_label") or row.get("finetune")
-    if not isinstance(curve, dict):
+    """``{percent of labels: accuracy}`` of a row, if the benchmark stored fine-tuning with few
+    labels (``"finetune": {"1": [...], "10": [...], "100": [...]}``, keys in percent)."""
+    curve = row.get("finetune")
+    if not isinstance(curve, dict) or not curve:
         return None
     return {float(k): value(v) for k, v in curve.items()}
+
 
 def few_label_figure(path: Path, bench: Path = BENCH) -> None:
     """Accuracy against the fraction of labels used to fine-tune, per method, beside random init.
@@ -130,14 +147,16 @@ def few_label_figure(path: Path, bench: Path = BENCH) -> None:
         if curves:
             for name, c in curves.items():
                 xs = sorted(c)
-                ax.plot([100 * x for x in xs], [100 * c[x] for x in xs], marker="o", lw=2, label=title(name))
+                ax.plot(xs, [100 * c[x] for x in xs], marker="o", lw=2, label=title(name))
             for key in sorted({methods[n]["baseline"] for n in curves}):
                 base = _few_label(results["baselines"][key]["random_init"])
                 if base:
                     xs = sorted(base)
-                    ax.plot([100 * x for x in xs], [100 * base[x] for x in xs], color=GREY, ls="--", lw=2,
+                    ax.plot(xs, [100 * base[x] for x in xs], color=GREY, ls="--", lw=2,
                             label=f"random init ({key})")
             ax.set_xscale("log")
+            ticks = sorted({x for c in curves.values() for x in c})
+            ax.set_xticks(ticks, [f"{x:g}" for x in ticks])
             ax.set_xlabel("labels used for fine-tuning (%)")
             ax.set_ylabel("top-1 (%)")
             ax.legend(ncol=2, fontsize=11, frameon=False)
