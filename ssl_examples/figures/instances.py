@@ -45,11 +45,12 @@ def _photos(names, size):
 
 def exemplar_qa(path: Path, part: str) -> None:
     """Question: a distorted crop and six candidates. Answer: the two cut from the same photograph."""
-    from ..methods.exemplar import exemplar_batch
+    from ..methods.exemplar import RECIPE, exemplar_batch
 
     names = ("astronaut", "chelsea", "rocket")
     torch.manual_seed(2)
-    crops, labels = exemplar_batch((_photos(names, 160) * 255).round().to(torch.uint8), torch.arange(3), copies=3)
+    crops, labels = exemplar_batch((_photos(names, 160) * 255).round().to(torch.uint8), torch.arange(3), copies=3,
+                                   strength=RECIPE.strength, scale=(RECIPE.min_scale, 1.0))
     anchor = crops[0]  # copy 0 of image 0
     order = [4, 3, 6, 5, 8, 7]  # the other copies, shuffled: images 1, 0, 0, 2, 2, 1
     with deck_style():

@@ -168,7 +168,7 @@ def bownet_qa(path: Path, part: str) -> None:
         fig, axes = plt.subplots(1, 2, figsize=QA_SIZE, gridspec_kw={"width_ratios": [1, 1.15]})
         if part == "q":
             torch.manual_seed(4)
-            view = bownet.perturb(x)[0]
+            view = bownet.perturb(x, bownet.RECIPE.min_scale)[0]
             show(axes[0], view, "input: a perturbed crop")
             axes[1].axis("off")
             axes[1].set_title("how often is each word\nin the whole image?", color=BLUE)
