@@ -47,13 +47,18 @@ def load(config, tier: str = "cpu") -> dict:
     return results
 
 
+def seeds(values) -> list:
+    """Per-seed values; a bare number (a row from before the per-seed format) is one seed."""
+    return values if isinstance(values, list) else [values]
+
+
 def interval(values) -> str:
-    mean, half = mean_interval(values)
+    mean, half = mean_interval(seeds(values))
     return f"{100 * mean:.1f}" if half != half else f"{100 * mean:.1f} ± {100 * half:.1f}"
 
 
 def gain(values, baseline) -> str:
-    mean, half = gain_interval(values, baseline)
+    mean, half = gain_interval(seeds(values), seeds(baseline))
     text = f"{100 * mean:+.1f}" if half != half else f"{100 * mean:+.1f} ± {100 * half:.1f}"
     # A gain whose interval lies above zero is shown in bold: it survives a change of seed.
     return f"**{text}**" if half == half and mean - half > 0 else text
@@ -176,7 +181,7 @@ def stored_table(docs: Path, name: str, where: str) -> str:
     t = json.loads(path.read_text())
     lines = ["| " + " | ".join(t["columns"]) + " |", "|---|" + "--:|" * (len(t["columns"]) - 1)]
     for i, row in enumerate(t["rows"]):
-        cells = [row[0]] + [interval(v if isinstance(v, list) else [v]) for v in row[1:]]
+        cells = [row[0]] + [interval(v) for v in row[1:]]
         if i == t.get("highlight"):
             cells = [f"**{c}**" for c in cells]
         lines.append("| " + " | ".join(cells) + " |")
