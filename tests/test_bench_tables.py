@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 from mkdocs.exceptions import PluginError
 
-from docs.hooks import bench_tables
+import bench_tables  # docs/hooks/bench_tables.py (on pytest's pythonpath)
 
 LAYERS = {"block4": {"linear": {"val": [0.5, 0.5, 0.5], "test": [0.6, 0.62, 0.64]},
                      "knn": {"val": [0.4, 0.4, 0.4], "test": [0.5, 0.5, 0.5]}},

@@ -7,16 +7,14 @@ formula), pros and cons. The deck tells the whole story (>= 70 counted slides, >
 figures of our own, each with an alt text), and each figure is drawn for a projector."""
 
 import re
-import sys
 from pathlib import Path
 
 import pytest
+from deck_media import find_images  # slides/ is on pytest's pythonpath
+from deck_parser import parse_deck
+from handout import final_steps
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "slides"))
-
-from deck_builder import find_images, parse_deck  # noqa: E402
-from handout import final_steps  # noqa: E402
 
 DECK = REPO / "slides" / "self-supervised-learning.md"
 SLUG = DECK.stem

@@ -61,7 +61,7 @@ def test_docstring_formulas_appear_on_the_page(method):
 def test_the_navigation_is_filled_from_the_registry():
     import yaml  # PyYAML comes with MkDocs
 
-    from docs.hooks.methods_nav import method_sections
+    from methods_nav import method_sections  # docs/hooks/ is on pytest's pythonpath
 
     config = yaml.load((REPO / "mkdocs.yml").read_text(), Loader=yaml.BaseLoader)
     assert "- Methods: []" in (REPO / "mkdocs.yml").read_text()

@@ -42,6 +42,8 @@ def load(config, tier: str = "cpu") -> dict:
     if not path.exists():
         return {"methods": {}, "baselines": {}}
     results = json.loads(path.read_text())
+    results["baselines"] = {k: b for k, b in results["baselines"].items()
+                            if isinstance(b.get("random_init", {}).get("linear"), list)}
     results["methods"] = {n: r for n, r in results["methods"].items()
                           if isinstance(r.get("linear"), list) and r.get("baseline") in results["baselines"]}
     return results
@@ -130,6 +132,8 @@ def finetune_rows(results: dict, name: str) -> str:
 
 
 def baseline_rows(results: dict) -> str:
+    if not results["baselines"]:
+        return not_measured("NAME")
     lines = ["| backbone, image size, channels | raw pixels: linear / kNN | random init: linear / kNN | supervised: linear / kNN |",
              "|---|--:|--:|--:|"]
     for key, b in sorted(results["baselines"].items()):
@@ -141,7 +145,7 @@ def baseline_rows(results: dict) -> str:
 
 
 def machine(results: dict, tier: str) -> str:
-    if "machine" not in results:
+    if "machine" not in results or not results["methods"]:   # none in the current format
         return not_measured("NAME", tier)
     m = results["machine"]
     flag = "" if tier == "cpu" else " --tier gpu"
