@@ -151,6 +151,8 @@ def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=main.__doc__)
     p.add_argument("checkpoint", nargs="?", type=Path, default=Path("runs/audio_visual/checkpoint.pt"))
     p.add_argument("--test-clips", type=int, default=500)
+    p.add_argument("--out", type=Path, default=Path("docs/results/audio_visual.json"),
+                   help="where to store the table the method's page renders")
     args = p.parse_args(argv)
     state = load_checkpoint(args.checkpoint)
     recipe = AudioVisualRecipe(**state["recipe"])
@@ -169,6 +171,18 @@ def main(argv=None) -> None:
     print(f"{'':14s}{'correspondence':>16s}{'audio linear':>14s}{'visual linear':>15s}")
     for name, r in rows.items():
         print(f"{name:14s}{100 * r['correspondence']:15.1f}%{100 * r['audio_linear']:13.1f}%{100 * r['visual_linear']:14.1f}%")
+    from dataclasses import asdict
+
+    from ..tables import save_table
+
+    save_table(args.out, title=f"{len(test_clips)} held-out clips", recipe=asdict(recipe),
+               # the visual probe is the benchmark's row (bench.json), not repeated here
+               columns=["network", "correspondence (held-out clips)", "audio features: linear probe"],
+               rows=[[label, r["correspondence"], r["audio_linear"]]
+                     for label, r in (("random init", rows["random init"]),
+                                      ("Look, Listen and Learn", rows["trained"]))],
+               highlight=1, commands=["python -m ssl_examples pretrain audio_visual --no-eval",
+                                      "python -m ssl_examples.methods.audio_visual"])
 
 
 if __name__ == "__main__":
