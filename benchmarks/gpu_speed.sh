@@ -38,6 +38,7 @@ fi
 OUT=${OUT:-runs/gpu_speed}
 mkdir -p "$OUT"
 exec > >(tee "$OUT/gpu_speed.log") 2>&1
+log_pid=$!
 export PYTHONUNBUFFERED=1 TORCHINDUCTOR_CACHE_DIR=${TORCHINDUCTOR_CACHE_DIR:-/tmp/inductor-cache}
 
 if [[ "${TINY:-0}" == 1 ]]; then  # the CPU: every stage runs, on sizes that take seconds (compiling takes minutes)
@@ -86,3 +87,5 @@ stage "3a our loop, SimCLR, CUDA graphs" 100 "$PY" -m ssl_examples speed --table
 stage "3b our loop, eager" 60 "$PY" -m ssl_examples speed --tables loop "${loop[@]}" --no-progress \
   --out "$OUT/loop_eager.json"
 echo; echo "===== done after ${SECONDS}s ($(date +%T)); tables: $OUT/*.json"
+exec >&- 2>&-
+wait "$log_pid"  # the log file is complete before the command returns

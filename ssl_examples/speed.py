@@ -40,8 +40,7 @@ from torch import nn
 
 from .augment import simclr_view
 from .data import TensorImages, make_loader, resident
-from .methods.moco import MoCo
-from .methods.simclr import SimCLR
+from .methods import moco, simclr
 from .nets import make_backbone
 from .train import Runtime, autocast_dtype, pick_device, to_device
 
@@ -122,7 +121,6 @@ def time_training_loop(method: str, images: torch.Tensor, batch_size: int, backb
                        runtime: Runtime) -> tuple[float, float | None]:
     """Images per second of our whole training loop (``train.train``, as ``pretrain`` runs it)
     over every epoch but the first (which compiles and warms up), and the GPU's busy fraction then."""
-    from .methods import moco, simclr
     from .train import train
 
     device = pick_device(runtime.device)
@@ -240,11 +238,14 @@ MOCO_SPLIT = "MoCo ours, split BN (8 groups)"
 def make_models(backbone: str, device: torch.device, channels_last: bool) -> dict[str, nn.Module]:
     torch.manual_seed(0)
     models = {
-        "SimCLR ours": SimCLR(make_backbone(backbone), temperature=0.5, proj_dim=OUT, hidden_dim=HIDDEN),
+        "SimCLR ours": simclr.build(replace(simclr.RECIPE, backbone=backbone, temperature=0.5, proj_dim=OUT,
+                                            hidden_dim=HIDDEN), None),
         "SimCLR lightly": LightlySimCLR(make_backbone(backbone)),
-        "MoCo ours": MoCo(make_backbone(backbone), proj_dim=OUT, hidden_dim=HIDDEN, bn_splits=1),
+        "MoCo ours": moco.build(replace(moco.RECIPE, backbone=backbone, proj_dim=OUT, hidden_dim=HIDDEN, bn_splits=1,
+                                        queue_size=4096), None),  # lightly's queue below has 4096 keys too
         "MoCo lightly": LightlyMoCo(make_backbone(backbone)),
-        MOCO_SPLIT: MoCo(make_backbone(backbone), proj_dim=OUT, hidden_dim=HIDDEN, bn_splits=8),
+        MOCO_SPLIT: moco.build(replace(moco.RECIPE, backbone=backbone, proj_dim=OUT, hidden_dim=HIDDEN, bn_splits=8,
+                                       queue_size=4096), None),
     }
     for m in models.values():
         m.to(device).train()
@@ -316,7 +317,7 @@ def run_speed(runtime: Runtime, steps: int = 3, batch_size: int = 64, backbone: 
                 "images": num_images, "backbone": backbone, "precision": runtime.precision,
                 "channels_last": runtime.channels_last, "compile": runtime.compile, "steps": steps,
                 "min_seconds": min_seconds, "rounds": rounds, "lightly_workers": workers, "torch": torch.__version__,
-                "command": command}
+                "command": command, "updated": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     print("  ".join(f"{k} {v}" for k, v in settings.items()), flush=True)
     results: dict = {"settings": settings}
 
@@ -353,7 +354,7 @@ def run_speed(runtime: Runtime, steps: int = 3, batch_size: int = 64, backbone: 
                ("ours (batched, on device)", "kornia (batched, on device)"),
                ("ours (batched, on device)", "lightly SimCLRTransform (per image)")])
 
-    models = make_models(backbone, device, runtime.channels_last)
+    models = make_models(backbone, device, runtime.channels_last) if {"step", "end-to-end"} & set(tables) else {}
     pairs = [("SimCLR ours", "SimCLR lightly"), ("MoCo ours", "MoCo lightly"), (MOCO_SPLIT, "MoCo lightly")]
     if "step" in tables:  # a training step on ready-made views
         v1, v2 = (torch.rand(batch_size, 3, image_size, image_size, generator=g).to(device) for _ in range(2))

@@ -2,6 +2,7 @@
 
 import json
 
+import speed_tables  # docs/hooks/speed_tables.py (on pytest's pythonpath)
 from ssl_examples.__main__ import main
 
 
@@ -22,6 +23,16 @@ def test_speed_times_every_contender_and_writes_the_ratios(tmp_path, capsys):
         assert title in printed
     assert "ratio SimCLR ours / SimCLR lightly" in printed
     assert results["settings"]["lightly_workers"] == 0
+    assert results["settings"]["command"].startswith("python -m ssl_examples speed --device cpu")
+
+    # the page hook renders every table of the stored JSON, with the command that made it
+    (tmp_path / "results").mkdir()
+    out.rename(tmp_path / "results" / "speed-test.json")
+    page = speed_tables.on_page_markdown("<!-- speed:speed-test -->\n\n<!-- speed:nowhere -->", None,
+                                         {"docs_dir": str(tmp_path)}, None)
+    assert "| MoCo ours, split BN (8 groups) |" in page and "*ratio MoCo ours / MoCo lightly*" in page
+    assert "`python -m ssl_examples speed --device cpu" in page and "<!-- speed:speed-test -->" not in page
+    assert 'Not measured yet' in page and "docs/results/nowhere.json" in page
 
 
 def test_speed_arguments_are_checked(capsys):

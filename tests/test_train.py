@@ -6,12 +6,11 @@ from torch import nn
 
 from ssl_examples.data import TensorImages, make_loader
 from ssl_examples.errors import UserError
-from ssl_examples.methods.moco import MoCo
+from ssl_examples.methods import moco, simclr
 from ssl_examples.methods.rotation import RotationPrediction
-from ssl_examples.methods.simclr import SimCLR
 from ssl_examples.nets import make_backbone
-from ssl_examples.train import (LARS, Recipe, Runtime, load_checkpoint, make_optimizer, save_checkpoint, train,
-                                warmup_cosine)
+from ssl_examples.train import (LARS, Recipe, Runtime, autocast_dtype, load_checkpoint, make_optimizer,
+                                save_checkpoint, train, warmup_cosine)
 
 RECIPE = Recipe(epochs=3, batch_size=32, lr=1e-3, warmup_epochs=1)
 RUNTIME = Runtime(device="cpu", progress=False, seed=3)
@@ -33,7 +32,7 @@ class DiesAfter(TensorImages):
 
 def fresh_model(seed):
     torch.manual_seed(seed)
-    return RotationPrediction(make_backbone("convnet"))
+    return RotationPrediction(make_backbone("convnet"), min_scale=0.5, hidden_dim=256)
 
 
 def test_kill_then_resume_gives_bit_identical_weights(tiny_data, tmp_path):
@@ -106,7 +105,7 @@ class GoesBadAt(RotationPrediction):
 
     def __init__(self, call: int, value: float):
         torch.manual_seed(0)
-        super().__init__(make_backbone("convnet"))
+        super().__init__(make_backbone("convnet"), min_scale=0.5, hidden_dim=256)
         self.calls, self.bad_call, self.value = 0, call, value
 
     def forward(self, batch):
@@ -155,8 +154,9 @@ class ReferenceLARS(torch.optim.SGD):
                 g["weight_decay"] = d
 
 
-def reference_losses(model: nn.Module, dataset: TensorImages, recipe: Recipe, seed: int) -> list[float]:
+def reference_losses(model: nn.Module, dataset: TensorImages, recipe: Recipe, runtime: Runtime) -> list[float]:
     """The training loop as it was: torch's DataLoader, a non-finite check and ``float()`` at every step."""
+    amp = autocast_dtype(torch.device("cpu"), runtime.precision)
     decay = [p for p in model.parameters() if p.ndim > 1]
     no_decay = [p for p in model.parameters() if p.ndim <= 1]
     groups = [{"params": decay, "weight_decay": recipe.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
@@ -170,10 +170,11 @@ def reference_losses(model: nn.Module, dataset: TensorImages, recipe: Recipe, se
     for epoch in range(recipe.epochs):
         loader = torch.utils.data.DataLoader(
             dataset, batch_size=recipe.batch_size, shuffle=True, drop_last=True, collate_fn=lambda b: b,
-            generator=torch.Generator().manual_seed(seed * 100_003 + epoch))
+            generator=torch.Generator().manual_seed(runtime.seed * 100_003 + epoch))
         model.train()
         for step, batch in enumerate(loader):
-            loss, metrics = model(batch)
+            with torch.autocast("cpu", dtype=amp or torch.float32, enabled=amp is not None):
+                loss, metrics = model(batch)
             assert torch.isfinite(loss)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -186,8 +187,8 @@ def reference_losses(model: nn.Module, dataset: TensorImages, recipe: Recipe, se
 def small(method: str) -> nn.Module:
     torch.manual_seed(0)
     if method == "simclr":
-        return SimCLR(make_backbone("convnet"), temperature=0.2, proj_dim=16, hidden_dim=32)
-    return MoCo(make_backbone("convnet"), queue_size=48, proj_dim=16, hidden_dim=32, bn_splits=2)
+        return simclr.build(replace(simclr.RECIPE, proj_dim=16, hidden_dim=32), None)
+    return moco.build(replace(moco.RECIPE, queue_size=48, proj_dim=16, hidden_dim=32, bn_splits=2), None)
 
 
 @pytest.mark.parametrize("method, optimizer", [("simclr", "lars"), ("simclr", "sgd"), ("moco", "adamw")])
@@ -197,7 +198,7 @@ def test_twenty_steps_give_the_reference_losses_bit_for_bit(method, optimizer, t
                     warmup_epochs=1)
     reference = small(method)
     torch.manual_seed(1)
-    expected = reference_losses(reference, data, recipe, RUNTIME.seed)
+    expected = reference_losses(reference, data, recipe, RUNTIME)
 
     model, losses = small(method), []
     model.register_forward_hook(lambda module, args, out: losses.append(out[0].detach().clone()))

@@ -23,13 +23,14 @@ def render(results: dict) -> str:
         lines = [f"**{title}**", "", "| | images/s |" + (" GPU busy |" if busy else ""),
                  "|---|--:|" + ("--:|" if busy else "")]
         for name, rate in table["images_per_s"].items():
-            lines.append(f"| {name} | {rate:,.0f} |" + (f" {100 * busy[name]:.0f} % |" if name in busy else
-                                                          (" |" if busy else "")))
+            lines.append(f"| {name} | {rate:,.0f} |" if rate >= 100 else f"| {name} | {rate:.1f} |")
+            lines[-1] += (f" {100 * busy[name]:.0f} % |" if name in busy else (" |" if busy else ""))
         for pair, ratio in table.get("ratios", {}).items():
             lines.append(f"| *ratio {pair}* | *{ratio:.2f}* |" + (" |" if busy else ""))
         parts.append("\n".join(lines))
     machine = s["gpu"] or f"the CPU ({s['threads']} thread{'s' if s['threads'] != 1 else ''})"
-    parts.append(f"Measured on {machine}, torch {s['torch']}, {s['backbone']}, batch {s['batch']}, "
+    when = f" {s['updated']}" if s.get("updated") else ""
+    parts.append(f"Measured{when} on {machine}, torch {s['torch']}, {s['backbone']}, batch {s['batch']}, "
                  f"{s['image_size']} px, precision {s['precision']}, channels_last {s['channels_last']}, "
                  f"compile {s['compile'] or 'off'}, lightly's DataLoader with {s['lightly_workers']} workers, "
                  f"median of {s['rounds']} round(s); an image's two views count once. Command: "
