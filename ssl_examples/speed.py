@@ -26,6 +26,7 @@ reports the median. Where ``nvidia-smi`` exists, the GPU's busy fraction (``nvid
 """
 
 import copy
+import gc
 import json
 import os
 import shutil
@@ -114,6 +115,7 @@ def time_alone(make_fn, steps: int, device: torch.device, warmup: int, min_secon
         _sync(device)
         seconds = (time.perf_counter() - start) / calls
     del fn
+    gc.collect()  # a DataLoader's workers end with it, before the next contender starts
     return seconds, gpu.fraction
 
 
