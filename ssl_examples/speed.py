@@ -156,7 +156,6 @@ def time_training_loop(method: str, images: torch.Tensor, batch_size: int, backb
 def augmentation_contenders(images: torch.Tensor, device: torch.device) -> dict:
     import kornia.augmentation as K
     from lightly.transforms import SimCLRTransform
-    from PIL import Image
     from torchvision.transforms import v2
 
     size = images.shape[-1]
@@ -168,7 +167,7 @@ def augmentation_contenders(images: torch.Tensor, device: torch.device) -> dict:
                           v2.RandomApply([v2.ColorJitter(0.4, 0.4, 0.4, 0.1)], p=0.8), v2.RandomGrayscale(0.2),
                           v2.ToDtype(torch.float32, scale=True)])
     lightly_views = SimCLRTransform(input_size=size, cj_strength=0.5, gaussian_blur=0.0, normalize=None)
-    pil = [Image.fromarray(im.permute(1, 2, 0).numpy()) for im in images]
+    pil = as_pil(images)
 
     def ours():
         x = on_device.float() / 255
@@ -276,14 +275,18 @@ def make_step(model: nn.Module, loss_fn, device: torch.device, amp: torch.dtype 
     return step
 
 
-def lightly_loader(images: torch.Tensor, batch_size: int, workers: int, pin_memory: bool):
+def as_pil(images: torch.Tensor) -> list:
+    from PIL import Image
+
+    return [Image.fromarray(im.permute(1, 2, 0).numpy()) for im in images]
+
+
+def lightly_loader(pil: list, batch_size: int, workers: int, pin_memory: bool):
     """lightly's way, at its best: PIL images through a per-image two-view transform in a
     DataLoader with ``workers`` processes, pinned memory and persistent workers."""
     from lightly.transforms import SimCLRTransform
-    from PIL import Image
 
-    transform = SimCLRTransform(input_size=images.shape[-1], cj_strength=0.5, gaussian_blur=0.0, normalize=None)
-    pil = [Image.fromarray(im.permute(1, 2, 0).numpy()) for im in images]
+    transform = SimCLRTransform(input_size=pil[0].size[0], cj_strength=0.5, gaussian_blur=0.0, normalize=None)
 
     class Views(torch.utils.data.Dataset):
         def __len__(self):
@@ -368,6 +371,7 @@ def run_speed(runtime: Runtime, steps: int = 3, batch_size: int = 64, backbone: 
 
     if "end-to-end" in tables:  # data -> augmentation -> step
         ours_data = resident(TensorImages(images, torch.zeros(len(images), dtype=torch.long)), device)
+        pil = as_pil(images)
 
         def ours(model):
             def make_fn():
@@ -378,7 +382,7 @@ def run_speed(runtime: Runtime, steps: int = 3, batch_size: int = 64, backbone: 
 
         def lightly(model):
             def make_fn():
-                batches = endless(lightly_loader(images, batch_size, workers, pin_memory=device.type == "cuda"))
+                batches = endless(lightly_loader(pil, batch_size, workers, pin_memory=device.type == "cuda"))
 
                 def loss():
                     a, b = (v.to(device, non_blocking=True) for v in next(batches))
