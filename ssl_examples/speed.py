@@ -319,7 +319,8 @@ def run_speed(runtime: Runtime, steps: int = 3, batch_size: int = 64, backbone: 
     images = torch.randint(0, 256, (num_images, 3, image_size, image_size), dtype=torch.uint8, generator=g)
     settings = {"device": str(device), "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
                 "threads": torch.get_num_threads(), "batch": batch_size, "image_size": image_size,
-                "images": num_images, "backbone": backbone, "precision": runtime.precision,
+                "images": num_images, "backbone": backbone,
+                "precision": str(amp).removeprefix("torch.") if amp else "fp32",
                 "channels_last": runtime.channels_last, "compile": runtime.compile, "steps": steps,
                 "min_seconds": min_seconds, "rounds": rounds, "lightly_workers": workers, "torch": torch.__version__,
                 "command": command, "updated": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
