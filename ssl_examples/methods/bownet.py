@@ -128,6 +128,10 @@ class BoWNetRecipe(Recipe):
 
 RECIPE = BoWNetRecipe(image_size=32, num_images=3000, epochs=3, batch_size=128, lr=2e-3, weight_decay=5e-4)
 
+# The GPU tier (`bench --tier gpu`): a CIFAR-style ResNet-18 on up to 50 000 world images, batch 512,
+# sized for about two minutes on one H100-class GPU (the rotation bootstrap trains first); not yet measured on a GPU.
+GPU_RECIPE = replace(RECIPE, backbone="resnet18-cifar", num_images=50_000, batch_size=512, epochs=15)
+
 
 def bootstrap_network(recipe: BoWNetRecipe, data) -> nn.Module:
     """A rotation-prediction backbone trained on the first images of ``data`` (cached on disk).
