@@ -21,7 +21,7 @@ print(video.shape)
 # %% [markdown]
 # ## A clip
 
-# %% alt="Two clips of the embedded world, eight frames each from t = 0 to t = 7, showing objects moving"
+# %% alt="Two clips of the embedded world, eight frames each (t = 0 to 7): drawn objects move across a photograph from frame to frame"
 fig, axes = plt.subplots(2, 8, figsize=(12, 3.2))
 for c in range(2):
     for t in range(8):
