@@ -68,7 +68,9 @@
   } else {
     scan();
   }
-  if (document.fonts && document.fonts.ready) {
-    document.fonts.ready.then(scan);
+  // Web fonts (KaTeX's) widen formulas once they arrive, without resizing any box.
+  if (document.fonts) {
+    document.fonts.addEventListener('loadingdone', scan);
   }
+  window.addEventListener('load', scan);
 })();

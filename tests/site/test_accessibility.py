@@ -56,16 +56,21 @@ def deck_names() -> list[str]:
 # --- browser helpers ------------------------------------------------------------------------
 
 RUN_AXE = """async ([context, tags, skip]) => {
-  const result = await axe.run(context, {runOnly: {type: 'tag', values: tags},
+  const result = await axe.run(context || document, {runOnly: {type: 'tag', values: tags},
                                          resultTypes: ['violations']});
   const exempt = (rule, node) => skip.some(([id, selector]) => {
     const el = id === rule && document.querySelector(node.target[0]);
     return el && el.matches(selector);
   });
+  const slideOf = node => {           // in a deck: the number of the slide holding the node
+    const el = document.querySelector(node.target[0]);
+    const slide = el && el.closest('.remark-slide-container');
+    return slide ? [...slide.parentNode.children].indexOf(slide) + 1 : null;
+  };
   return result.violations.map(v => ({
     rule: v.id, impact: v.impact, help: v.help,
     nodes: v.nodes.filter(n => !exempt(v.id, n)).map(n => ({
-      target: n.target.join(' '), html: n.html.slice(0, 160),
+      target: n.target.join(' '), html: n.html.slice(0, 160), slide: slideOf(n),
       summary: (n.failureSummary || '').replace(/\\s+/g, ' ').slice(0, 240)}))
   })).filter(v => v.nodes.length);
 }"""
@@ -108,13 +113,19 @@ def new_page(browser, axe_path):
         context.close()
 
 
-def axe(page, context="document") -> list[dict]:
+def axe(page, context: str | None = None) -> list[dict]:
+    """axe-core's WCAG A/AA violations in ``context`` (a CSS selector; the whole page if None)."""
     return page.evaluate(RUN_AXE, [context, WCAG_TAGS, [[r, s] for r, s, _ in NOT_APPLICABLE]])
 
 
 def report(where: str, violations: list[dict]) -> list[str]:
-    return [f"{where}: {v['rule']} ({v['impact']}: {v['help']}) at {n['target']}: {n['summary']} | {n['html']}"
-            for v in violations for n in v["nodes"]]
+    lines = []
+    for v in violations:
+        for n in v["nodes"]:
+            at = f"{where} slide {n['slide']}" if n["slide"] else where
+            lines.append(f"{at}: {v['rule']} ({v['impact']}: {v['help']}) at {n['target']}: "
+                         f"{n['summary']} | {n['html']}")
+    return lines
 
 
 def scheme(page) -> str:
@@ -177,44 +188,51 @@ def test_page(url, built_site, serve, new_page):
 @pytest.mark.site
 @pytest.mark.parametrize("deck", deck_names())
 def test_deck(deck, built_site, serve, new_page):
-    """axe-core on every slide as the keyboard walks the deck, then the presenter, help and
-    clone views, each opened and left with its key."""
+    """axe-core on every slide of the deck, the keyboard walk through it, then remark's
+    presenter and help views and the clone window, each opened and left with its key."""
     base = serve(built_site)
     page = new_page()
     page.goto(f"{base}/slides/{deck}/", wait_until="load")
     page.wait_for_selector(".remark-visible")
     page.evaluate(SETTLE)
-    count = page.locator(".remark-slides-area > .remark-slide-container").count()
-    problems = report(f"{deck} (page)", axe(page))   # document-wide rules: title, language ...
-    for i in range(count):
-        assert page.evaluate("location.hash") == f"#{i + 1}"
-        problems += report(f"{deck} slide {i + 1}", axe(page, ".remark-slides-area > .remark-visible"))
-        page.keyboard.press("ArrowRight")
-    assert page.evaluate("location.hash") == f"#{count}"
+    slides = ".remark-slides-area > .remark-slide-container"
+    count = page.locator(slides).count()
+    # Every slide at once: remark's print layout shows all slides one below the other, with
+    # the screen's colours, fonts and positions (only the scaling differs), so one axe run
+    # checks them all. One run per shown slide costs 30 times more: for each run axe maps
+    # every element of the page, the hidden slides included.
+    page.emulate_media(media="print")
+    page.evaluate(SETTLE)
+    assert page.evaluate(f"[...document.querySelectorAll('{slides}')].every(s => s.getClientRects().length)")
+    problems = report(deck, axe(page))
     problems += [f"{deck}: formula without MathML: {t!r}" for t in math_keeps_mathml(page, ".remark-slides-area")]
+    page.emulate_media(media="screen")
 
-    container = page.locator(".remark-container")
+    for i in range(count):                                      # the keyboard reaches every slide
+        assert page.evaluate("location.hash") == f"#{i + 1}"
+        page.keyboard.press("ArrowRight" if i % 2 else "PageDown")
+    assert page.evaluate("location.hash") == f"#{count}"
+
+    body = page.locator("body")
     page.keyboard.press("Home")
     page.keyboard.press("p")                                    # presenter: slide, next slide, notes
-    assert "remark-presenter-mode" in container.get_attribute("class")
+    assert "remark-presenter-mode" in body.get_attribute("class")
     page.evaluate(SETTLE)
     problems += report(f"{deck} presenter view", axe(page))
     page.keyboard.press("p")
-    assert "remark-presenter-mode" not in container.get_attribute("class")
+    assert "remark-presenter-mode" not in body.get_attribute("class")
     page.keyboard.press("?")                                    # help: the keyboard shortcuts
-    assert "remark-help-mode" in container.get_attribute("class")
+    assert "remark-help-mode" in body.get_attribute("class")
     problems += report(f"{deck} help view", axe(page))
     page.keyboard.press("Escape")
-    assert "remark-help-mode" not in container.get_attribute("class")
+    assert "remark-help-mode" not in body.get_attribute("class")
 
-    with page.expect_popup() as popup:                          # clone for the projector
-        page.keyboard.press("c")
+    with page.expect_popup() as popup:                          # clone for the projector: the same
+        page.keyboard.press("c")                                # slides and styles, checked above
     clone = popup.value
     clone.wait_for_selector(".remark-visible")
     page.keyboard.press("ArrowRight")                           # the clone follows the keyboard
     clone.wait_for_function("location.hash === '#2'")
-    clone.evaluate(SETTLE)
-    problems += report(f"{deck} clone view", axe(clone))
     clone.close()                                               # (remark has no key for this:
     page.keyboard.press("ArrowRight")                           #  the window closes as any does)
     assert page.evaluate("location.hash") == "#3"
