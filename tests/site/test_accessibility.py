@@ -182,6 +182,39 @@ def test_page(url, built_site, serve, new_page):
     assert not problems, f"{len(problems)} accessibility problems:\n" + "\n".join(problems)
 
 
+@pytest.mark.browser
+@pytest.mark.site
+def test_site_keyboard(built_site, serve, new_page):
+    """With the keyboard alone: skip to the content, find a page with search and open it,
+    and see where the focus is (a visible outline) on the way."""
+    base = serve(built_site)
+    page = new_page()
+    page.goto(f"{base}/lecture/why/", wait_until="load")
+    page.evaluate(SETTLE)
+    focused = "() => { const e = document.activeElement; const r = e.getBoundingClientRect(); " \
+              "const s = getComputedStyle(e); return {tag: e.tagName, text: e.textContent.trim(), " \
+              "visible: r.width > 0 && r.height > 0 && r.bottom > 0 && r.top < innerHeight, " \
+              "outline: s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0} }"
+    page.keyboard.press("Tab")                                  # first stop: "Skip to content"
+    first = page.evaluate(focused)
+    assert first["tag"] == "A" and "Skip to content" in first["text"] and first["visible"], first
+    page.keyboard.press("Enter")
+    assert page.evaluate("location.hash") == "#why-self-supervision"
+    stops = []
+    for _ in range(6):                                          # links in the text show focus
+        page.keyboard.press("Tab")
+        stops.append(page.evaluate(focused))
+    assert all(s["visible"] and s["outline"] for s in stops), stops
+    page.keyboard.press("/")                                    # search, then a result, by keys
+    assert page.evaluate("document.activeElement.classList.contains('md-search__input')")
+    page.keyboard.type("jigsaw")
+    page.wait_for_selector(".md-search-result__link")
+    page.keyboard.press("ArrowDown")
+    assert page.evaluate("document.activeElement.classList.contains('md-search-result__link')")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/methods/jigsaw/"))
+
+
 # --- decks -----------------------------------------------------------------------------------
 
 @pytest.mark.browser
