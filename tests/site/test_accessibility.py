@@ -70,7 +70,7 @@ RUN_AXE = """async ([context, tags, skip]) => {
   return result.violations.map(v => ({
     rule: v.id, impact: v.impact, help: v.help,
     nodes: v.nodes.filter(n => !exempt(v.id, n)).map(n => ({
-      target: n.target.join(' '), html: n.html.slice(0, 160), slide: slideOf(n),
+      target: n.target.join(' '), html: n.html.replace(/\\s+/g, ' ').slice(0, 160), slide: slideOf(n),
       summary: (n.failureSummary || '').replace(/\\s+/g, ' ').slice(0, 240)}))
   })).filter(v => v.nodes.length);
 }"""
@@ -341,11 +341,12 @@ def test_every_image_has_alt_text(built_site):
             source = json.loads(re.search(r'<script[^>]*id="deck-data"[^>]*>(.*?)</script>', text, re.S)
                                 .group(1))["source"]
             images += [(alt, src) for alt, src in MD_IMAGE.findall(source)] + html_images(source)
-        for alt, src in images:
+        for n, (alt, src) in enumerate(images, 1):
             checked += 1
             why = bad_alt(alt, src)
             if why:
-                problems.append(f"{rel}: {src[:80]}: {why}")
+                where = f"inline image {n}" if src.startswith("data:") else src
+                problems.append(f"{rel}: {where}: {why}")
     assert checked > 0
     assert not problems, "\n".join(problems)
 
