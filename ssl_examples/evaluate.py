@@ -6,9 +6,15 @@ reference), so what pre-training added is visible:
 
 * ``linear_probe``: logistic regression on frozen, pooled backbone features;
 * ``knn_accuracy``: weighted k-nearest neighbours with cosine similarity (Wu et al., 2018:
-  k = 200, each neighbour votes ``exp(s / 0.07)``);
+  each neighbour votes ``exp(s / 0.07)``), with ``KNN_K`` neighbours;
 * ``finetune``: the whole backbone plus a linear classifier trained on 1 %, 10 % or 100 % of
   the labels (a class-balanced subset), as in the "efficient learning" evaluations.
+
+The protocol is honest about choices: the probes are fitted on ``data.train``, every choice
+(the probe's weight decay, which layer to report) is made on ``data.val``, and ``data.test``
+is only reported. ``probe_layers`` reads every stage of the backbone (per-layer probes, as
+Goyal et al., ICCV 2019, evaluate), and a method's headline number is its best layer on
+validation.
 """
 
 import copy
@@ -19,39 +25,50 @@ import torch.nn.functional as F
 from torch import nn
 
 from .augment import random_resized_crop_flip
+from .color import luma
 from .data import ImageData, TensorImages, make_loader
+from .errors import UserError
 from .train import Recipe, Runtime, pick_device, train
 
 
 def backbone_input(images: torch.Tensor, in_channels: int) -> torch.Tensor:
     """uint8 RGB batch -> the float input a backbone expects (greyscale for 1-channel nets)."""
     x = images.float() / 255
-    if in_channels == 1:
-        x = (x * torch.tensor([0.299, 0.587, 0.114], device=x.device).view(1, 3, 1, 1)).sum(1, keepdim=True)
-    return x
+    return luma(x) if in_channels == 1 else x
+
+
+# Chosen once, on the validation split, for every method (see docs/lecture/evaluation.md):
+KNN_K = 20  # neighbours; 200 (Wu et al.) votes with most of a class when there are 250 a class
+WEIGHT_DECAYS = (1e-4, 1e-3, 1e-2)  # the linear probe's L2 penalty, chosen per layer on val
 
 
 @torch.no_grad()
-def extract_features(backbone: nn.Module, dataset, device: torch.device,
-                     batch_size: int = 512) -> tuple[torch.Tensor, torch.Tensor]:
-    """Pooled features and labels of a whole dataset, on the CPU."""
+def extract_features(backbone: nn.Module, dataset, device: torch.device, batch_size: int = 512,
+                     layers: list[str] | None = None) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    """Pooled features of every stage in ``layers`` (default: all) and the labels, on the CPU."""
     backbone.eval().to(device)
-    feats, labels = [], []
+    layers = list(layers or backbone.layer_names)
+    feats: dict[str, list[torch.Tensor]] = {name: [] for name in layers}
+    labels = []
     for batch in make_loader(dataset, batch_size, shuffle=False):
         x = backbone_input(batch["image"].to(device), backbone.in_channels)
-        feats.append(backbone(x).float().cpu())
+        out = backbone.forward_layers(x)
+        for name in layers:
+            feats[name].append(out[name].float().cpu())
         labels.append(torch.as_tensor(batch["label"]))
-    return torch.cat(feats), torch.cat(labels)
+    return {name: torch.cat(f) for name, f in feats.items()}, torch.cat(labels)
 
 
 # --8<-- [start:linear]
-def linear_probe(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor,
-                 test_y: torch.Tensor, steps: int = 300, weight_decay: float = 1e-4) -> float:
-    """Top-1 of a multinomial logistic regression trained full-batch on standardised features."""
+def fit_linear(train_x: torch.Tensor, train_y: torch.Tensor, steps: int = 150,
+               weight_decay: float = 1e-4):
+    """A multinomial logistic regression trained full-batch (L-BFGS) on standardised features;
+    returns ``predict(x) -> class indices``."""
+    # Standardise with the *training* statistics only: the test set's own mean and spread
+    # would leak information about the test set into the classifier.
     mean, std = train_x.mean(0), train_x.std(0) + 1e-6
-    train_x, test_x = (train_x - mean) / std, (test_x - mean) / std
-    num_classes = int(train_y.max()) + 1
-    classifier = nn.Linear(train_x.shape[1], num_classes)
+    train_x = (train_x - mean) / std
+    classifier = nn.Linear(train_x.shape[1], int(train_y.max()) + 1)
     optimizer = torch.optim.LBFGS(classifier.parameters(), lr=1, max_iter=steps, history_size=20,
                                   line_search_fn="strong_wolfe")
 
@@ -62,14 +79,24 @@ def linear_probe(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Ten
         return loss
 
     optimizer.step(closure)
-    with torch.no_grad():
-        return (classifier(test_x).argmax(1) == test_y).float().mean().item()
+
+    @torch.no_grad()
+    def predict(x: torch.Tensor) -> torch.Tensor:
+        return classifier((x - mean) / std).argmax(1)
+    return predict
+
+
+def linear_probe(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor,
+                 test_y: torch.Tensor, steps: int = 150, weight_decay: float = 1e-4) -> float:
+    """Top-1 on ``test`` of a linear classifier fitted on ``train`` (see ``fit_linear``)."""
+    predict = fit_linear(train_x, train_y, steps, weight_decay)
+    return (predict(test_x) == test_y).float().mean().item()
 # --8<-- [end:linear]
 
 
 # --8<-- [start:knn]
 def knn_accuracy(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor,
-                 test_y: torch.Tensor, k: int = 200, temperature: float = 0.07) -> float:
+                 test_y: torch.Tensor, k: int = KNN_K, temperature: float = 0.07) -> float:
     """Weighted kNN on cosine similarity: neighbour i votes for its class with exp(s_i / T)."""
     train_x, test_x = F.normalize(train_x, dim=1), F.normalize(test_x, dim=1)
     num_classes = int(train_y.max()) + 1
@@ -110,18 +137,27 @@ def balanced_subset(labels: torch.Tensor, fraction: float, seed: int = 0) -> tor
     return torch.cat(picked).sort().values
 
 
-def finetune(backbone: nn.Module, data: ImageData, fraction: float, recipe: Recipe,
-             runtime: Runtime) -> float:
-    """Fine-tune a copy of the backbone with a class-balanced ``fraction`` of the labels."""
+# Fine-tuning: the same optimiser settings and the same number of steps for every label
+# fraction (fewer labels means more passes over them), so fractions differ only in labels.
+FINETUNE = Recipe(epochs=1, batch_size=64, lr=1e-3, weight_decay=5e-4, warmup_epochs=0.0)
+FINETUNE_STEPS = 300
+
+
+def finetune(backbone: nn.Module, data: ImageData, fraction: float, runtime: Runtime,
+             recipe: Recipe = FINETUNE, steps: int = FINETUNE_STEPS) -> float:
+    """Fine-tune a copy of the backbone with a class-balanced ``fraction`` of the labels for
+    ``steps`` steps; top-1 on the test split."""
     train_set = data.train
     if fraction < 1:
-        assert isinstance(train_set, TensorImages), "label fractions need an in-memory dataset"
+        if not isinstance(train_set, TensorImages):
+            raise UserError("label fractions below 100 % need an in-memory dataset (world, CIFAR, STL-10)")
         train_set = train_set.subset(balanced_subset(train_set.labels, fraction, runtime.seed))
     batch = min(recipe.batch_size, len(train_set))
-    # Fewer labels, more passes, so every fraction gets a comparable number of steps.
-    epochs = max(recipe.epochs, round(recipe.epochs / max(fraction, 0.05) ** 0.5))
+    steps_per_epoch = len(train_set) // batch
+    epochs = -(-steps // steps_per_epoch)  # ceil: at least ``steps`` steps
     model = SupervisedClassifier(copy.deepcopy(backbone), data.num_classes)
-    train(model, train_set, replace(recipe, batch_size=batch, epochs=epochs), replace(runtime, progress=False))
+    train(model, train_set, replace(recipe, batch_size=batch, epochs=epochs, image_size=data.image_size),
+          replace(runtime, progress=False))
     device = pick_device(runtime.device)
     model.eval()
     correct = 0
@@ -132,9 +168,48 @@ def finetune(backbone: nn.Module, data: ImageData, fraction: float, recipe: Reci
     return correct / len(data.test)
 
 
-def frozen_protocols(backbone: nn.Module, data: ImageData, device: torch.device) -> dict[str, float]:
-    """Linear probe and kNN on frozen features."""
-    train_x, train_y = extract_features(backbone, data.train, device)
-    test_x, test_y = extract_features(backbone, data.test, device)
-    return {"linear": linear_probe(train_x, train_y, test_x, test_y),
-            "knn": knn_accuracy(train_x, train_y, test_x, test_y)}
+# --8<-- [start:layers]
+def probe_layers(backbone: nn.Module, data: ImageData, device: torch.device,
+                 layers: list[str] | None = None) -> dict[str, dict]:
+    """Linear probe and kNN on every stage: ``{layer: {"linear": {"val", "test", "weight_decay"},
+    "knn": {"val", "test"}}}``. The probe's weight decay is chosen on val, per layer."""
+    if data.val is None:
+        raise UserError(f"{data.name} has no validation split; the protocol needs one to make its choices")
+    train_x, train_y = extract_features(backbone, data.train, device, layers=layers)
+    val_x, val_y = extract_features(backbone, data.val, device, layers=layers)
+    test_x, test_y = extract_features(backbone, data.test, device, layers=layers)
+    def accuracy(predict, x, y):
+        return (predict(x) == y).float().mean().item()
+
+    out = {}
+    for name in train_x:
+        fits = []
+        for wd in WEIGHT_DECAYS:
+            state = torch.get_rng_state()  # the same classifier initialisation for every wd
+            predict = fit_linear(train_x[name], train_y, weight_decay=wd)
+            torch.set_rng_state(state)
+            fits.append({"val": accuracy(predict, val_x[name], val_y),
+                         "test": accuracy(predict, test_x[name], test_y), "weight_decay": wd})
+        # Chosen on val alone (the first of equals: the weakest penalty); its test is reported.
+        linear = max(fits, key=lambda f: f["val"])
+        out[name] = {"linear": linear,
+                     "knn": {"val": knn_accuracy(train_x[name], train_y, val_x[name], val_y),
+                             "test": knn_accuracy(train_x[name], train_y, test_x[name], test_y)}}
+    return out
+
+
+def best_layer(per_layer: dict[str, dict], protocol: str) -> str:
+    """The stage with the highest *validation* accuracy for ``protocol`` (the last of equals:
+    the deepest layer)."""
+    return max(reversed(list(per_layer)), key=lambda name: per_layer[name][protocol]["val"])
+# --8<-- [end:layers]
+
+
+def frozen_protocols(backbone: nn.Module, data: ImageData, device: torch.device,
+                     layers: list[str] | None = None) -> dict:
+    """Per-layer probes, plus the headline: each protocol's test accuracy at its best layer on
+    validation, ``{"linear": .., "knn": .., "best": {"linear": layer, "knn": layer}, "layers": ..}``."""
+    per_layer = probe_layers(backbone, data, device, layers)
+    best = {p: best_layer(per_layer, p) for p in ("linear", "knn")}
+    return {"linear": per_layer[best["linear"]]["linear"]["test"], "knn": per_layer[best["knn"]]["knn"]["test"],
+            "best": best, "layers": per_layer}

@@ -5,7 +5,9 @@ Every backbone is an ``nn.Module`` with
 * ``feature_dim``: the size of the pooled feature vector;
 * ``forward_maps(x)``: the last feature maps, ``(B, feature_dim, h, w)``, for methods that
   work on spatial features (bag of visual words, tracking by colorization);
-* ``forward(x)``: the globally average-pooled features, ``(B, feature_dim)``.
+* ``forward(x)``: the globally average-pooled features, ``(B, feature_dim)``;
+* ``layer_names`` and ``forward_layers(x)``: the pooled output of every stage, ``{name: (B, C)}``,
+  for the per-layer probes of the evaluation (Goyal et al., 2019); the last one is ``forward(x)``.
 
 Inputs are float images in [0, 1] with ``in_channels`` channels; each backbone normalises
 them itself, so methods and evaluation never need to know the statistics.
@@ -30,14 +32,31 @@ class Backbone(nn.Module):
         self.register_buffer("mean", torch.full((1, in_channels, 1, 1), 0.5), persistent=False)
         self.register_buffer("std", torch.full((1, in_channels, 1, 1), 0.25), persistent=False)
 
-    def body(self, x: torch.Tensor) -> torch.Tensor:
+    def stages(self) -> list[tuple[str, nn.Module]]:
+        """The network as named stages applied one after the other (a block, a ResNet layer)."""
         raise NotImplementedError
 
+    @property
+    def layer_names(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.stages())
+
     def forward_maps(self, x: torch.Tensor) -> torch.Tensor:
-        return self.body((x - self.mean) / self.std)
+        x = (x - self.mean) / self.std
+        for _, stage in self.stages():
+            x = stage(x)
+        return x
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_maps(x).mean(dim=(2, 3))
+
+    def forward_layers(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Every stage's output, globally average-pooled: ``{name: (B, channels)}``."""
+        x = (x - self.mean) / self.std
+        out = {}
+        for name, stage in self.stages():
+            x = stage(x)
+            out[name] = x.mean(dim=(2, 3))
+        return out
 
 
 def conv_bn_relu(c_in: int, c_out: int, stride: int = 1) -> nn.Sequential:
@@ -67,8 +86,8 @@ class ConvNet(Backbone):
         )
         self.feature_dim = 8 * w
 
-    def body(self, x):
-        return self.features(x)
+    def stages(self):
+        return [(f"block{i + 1}", block) for i, block in enumerate(self.features)]
 
 
 class TorchvisionResNet(Backbone):
@@ -90,8 +109,8 @@ class TorchvisionResNet(Backbone):
         self.layers = nn.Sequential(net.layer1, net.layer2, net.layer3, net.layer4)
         self.feature_dim = net.fc.in_features
 
-    def body(self, x):
-        return self.layers(self.stem(x))
+    def stages(self):
+        return [("stem", self.stem)] + [(f"layer{i + 1}", layer) for i, layer in enumerate(self.layers)]
 
 
 def make_backbone(name: str, in_channels: int = 3) -> Backbone:
@@ -107,14 +126,15 @@ def make_backbone(name: str, in_channels: int = 3) -> Backbone:
     raise ValueError(f"unknown backbone {name!r}; choose one of {', '.join(BACKBONES)}")
 
 
-def mlp(dims: list[int], last_bn: bool = False) -> nn.Sequential:
-    """Linear layers with BatchNorm and ReLU in between (a projection or prediction head)."""
+def mlp(dims: list[int], last_bn: bool = False, batch_norm: bool = True) -> nn.Sequential:
+    """Linear layers with BatchNorm (unless ``batch_norm=False``) and ReLU in between: a
+    projection or prediction head."""
     layers: list[nn.Module] = []
     for i, (a, b) in enumerate(zip(dims[:-1], dims[1:])):
         last = i == len(dims) - 2
-        layers.append(nn.Linear(a, b, bias=last and not last_bn))
+        layers.append(nn.Linear(a, b, bias=(last and not last_bn) or not batch_norm))
         if not last:
-            layers += [nn.BatchNorm1d(b), nn.ReLU(inplace=True)]
+            layers += [nn.BatchNorm1d(b), nn.ReLU(inplace=True)] if batch_norm else [nn.ReLU(inplace=True)]
         elif last_bn:
             layers.append(nn.BatchNorm1d(b, affine=False))
     return nn.Sequential(*layers)

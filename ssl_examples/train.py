@@ -1,7 +1,10 @@
 """The one training loop, shared by every method and by the supervised reference.
 
 A model is any ``nn.Module`` with a ``backbone`` attribute whose ``forward(batch)`` returns
-``(loss, metrics)``: a scalar loss and a dict of detached scalars to log. Everything else
+``(loss, metrics)``: a scalar loss and a dict of detached scalars to log. A model may also
+define ``on_step(progress)``, called after every optimiser step with the fraction of the run
+done (in (0, 1]): exponential-moving-average targets (BYOL, DINO) and other per-step
+schedules live there. Everything else
 lives here, once: device choice, mixed precision, channels_last, ``torch.compile``,
 the optimiser and its warm-up + cosine schedule, progress and metric logs, atomic
 checkpoints that resume exactly, and DistributedDataParallel under ``torchrun``.
@@ -254,6 +257,7 @@ def train(model: nn.Module, dataset, recipe: Recipe, runtime: Runtime,
             torch.cuda.set_rng_state(state["rng"]["cuda"], device)
         start_epoch = state["epoch"]
 
+    on_step = getattr(model, "on_step", None)
     step_model = torch.compile(model) if runtime.compile else model
     if world > 1:
         ids = [device.index] if device.type == "cuda" else None
@@ -285,6 +289,8 @@ def train(model: nn.Module, dataset, recipe: Recipe, runtime: Runtime,
             scaler.step(optimizer)
             scaler.update()
             scheduler.step()
+            if on_step is not None:  # e.g. an EMA target network following its schedule
+                on_step((epoch * steps_per_epoch + step + 1) / (recipe.epochs * steps_per_epoch))
 
             seen += len(batch["index"]) * world
             for k, v in {"loss": loss.detach(), **metrics}.items():

@@ -37,10 +37,15 @@ def write_cifar10(root, n=6):
 def test_cifar10_loader_reads_the_python_pickle_format(tmp_path, skip_md5):
     write_cifar10(tmp_path)
     data = load_images("cifar10", image_size=32, root=tmp_path)
-    assert isinstance(data.train, TensorImages) and len(data.train) == 30 and len(data.test) == 6
-    assert data.train.images.shape == (30, 3, 32, 32) and data.num_classes == 10
+    assert isinstance(data.train, TensorImages) and len(data.test) == 6
+    # 10 % of the 30 training images (one of each class with two or more) choose, the rest train.
+    counts = torch.bincount(torch.tensor([(k + i) % 10 for k in range(5) for i in range(6)]), minlength=10)
+    assert len(data.train) + len(data.val) == 30 and data.pretrain is data.train
+    assert sorted(data.val.labels.tolist()) == [c for c in range(10) if counts[c] >= 2]
+    assert data.train.images.shape[1:] == (3, 32, 32) and data.num_classes == 10
     assert data.test.images[:, 0, 0, 0].tolist() == [5] * 6  # the test batch, channel-first
-    assert data.train.labels[:6].tolist() == [0, 1, 2, 3, 4, 5]
+    both = torch.cat([data.train.images, data.val.images]).flatten(1)
+    assert len({tuple(row.tolist()) for row in both}) == 30  # disjoint: every image once
 
 
 def test_stl10_loader_reads_the_binary_format_and_pretrains_on_unlabeled(tmp_path, skip_md5):
@@ -53,7 +58,8 @@ def test_stl10_loader_reads_the_binary_format_and_pretrains_on_unlabeled(tmp_pat
             np.arange(1, n + 1, dtype=np.uint8).tofile(folder / f"{split}_y.bin")  # 1-based on disk
     (folder / "class_names.txt").write_text("\n".join(f"c{i}" for i in range(10)))
     data = load_images("stl10", image_size=48, root=tmp_path)
-    assert len(data.pretrain) == 9 and len(data.train) == 4 and len(data.test) == 3
+    # One image a class: none can be spared for validation, all four train (and pre-train).
+    assert len(data.pretrain) == 9 and len(data.train) == 4 and len(data.val) == 0 and len(data.test) == 3
     assert data.train.images.shape == (4, 3, 48, 48)
     assert data.train.labels.tolist() == [0, 1, 2, 3]
 
@@ -72,16 +78,20 @@ def write_folder(root, corrupt=False):
 def test_image_folder_loader_decodes_and_resizes(tmp_path):
     write_folder(tmp_path)
     data = load_images("folder", image_size=24, root=tmp_path)
-    batch = next(iter(make_loader(data.train, 6, shuffle=False)))
-    assert batch["image"].shape == (6, 3, 24, 24) and batch["image"].dtype == torch.uint8
-    assert batch["label"].tolist() == [0, 0, 0, 1, 1, 1] and data.num_classes == 2
+    batch = next(iter(make_loader(data.train, 4, shuffle=False)))
+    assert batch["image"].shape == (4, 3, 24, 24) and batch["image"].dtype == torch.uint8
+    assert batch["label"].tolist() == [0, 0, 1, 1] and data.num_classes == 2
+    assert batch["index"].tolist() == [0, 1, 2, 3]  # re-indexed: memory banks index by it
+    # train/ gives 2 of 3 images a class to train and 1 to the validation split; val/ tests.
+    assert len(data.val) == 2 and sorted(data.val[i]["label"] for i in range(2)) == [0, 1] and len(data.test) == 6
 
 
 def test_corrupt_image_is_a_user_error_naming_the_file(tmp_path):
     write_folder(tmp_path, corrupt=True)
     data = load_images("folder", image_size=24, root=tmp_path)
     with pytest.raises(UserError, match=r"9\.jpg: not a readable image"):
-        list(make_loader(data.train, 7, shuffle=False))
+        for split in (data.train, data.val):  # wherever the validation split put it
+            list(make_loader(split, 7, shuffle=False))
 
 
 @pytest.mark.parametrize("name", ["cifar10", "stl10", "folder"])
@@ -110,3 +120,15 @@ def test_resize_keeps_uint8_and_constant_images():
     x = torch.full((2, 3, 96, 96), 77, dtype=torch.uint8)
     y = resize_uint8(x, 32)
     assert y.shape == (2, 3, 32, 32) and y.dtype == torch.uint8 and (y == 77).all()
+
+
+def test_world_splits_are_disjoint_and_the_test_split_is_not_the_training_set():
+    from ssl_examples.data import load_world
+
+    data = load_world(16, num_images=200, num_labelled=300, num_val=100, num_test=100)
+    rows = {name: {bytes(img.flatten().tolist()) for img in getattr(data, name).images}
+            for name in ("train", "val", "test")}
+    assert len(rows["train"]) == 300 and len(rows["val"]) == 100 and len(rows["test"]) == 100
+    assert not rows["train"] & rows["val"] and not rows["train"] & rows["test"] and not rows["val"] & rows["test"]
+    # Pre-training sees a prefix of the labelled training images, never val or test.
+    assert {bytes(img.flatten().tolist()) for img in data.pretrain.images} <= rows["train"]

@@ -2,16 +2,14 @@
 slide with notes, an incremental build and a citation, and slide and page link each other."""
 
 import re
-import sys
 from pathlib import Path
 
 import pytest
+from deck_media import find_images  # slides/ is on pytest's pythonpath
+from deck_parser import parse_deck
+from handout import final_steps
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "slides"))
-
-from deck_builder import find_images, parse_deck  # noqa: E402
-from handout import final_steps  # noqa: E402
 
 DECK = REPO / "slides" / "self-supervised-learning.md"
 SLUG = DECK.stem

@@ -51,14 +51,20 @@ class TensorImages(Dataset):
 
 @dataclass
 class ImageData:
-    """What pre-training and evaluation need from a dataset."""
+    """What pre-training and evaluation need from a dataset.
+
+    Three labelled splits, used as the evaluation protocol demands: the protocols fit on
+    ``train``, every choice (a probe's regularisation, the layer to report, a recipe's
+    hyper-parameters) is made on ``val``, and ``test`` is only reported.
+    """
 
     name: str
     pretrain: Dataset  # images used without labels (may include an unlabeled split)
     train: Dataset  # labelled images for the evaluation protocols
-    test: Dataset  # held-out labelled images
+    test: Dataset  # held-out labelled images, only reported
     num_classes: int
     image_size: int
+    val: Dataset | None = None  # held-out labelled images for choices; disjoint from train and test
 
 
 def make_loader(dataset: Dataset, batch_size: int, shuffle: bool, seed: int = 0,
@@ -87,13 +93,68 @@ def resize_uint8(images: torch.Tensor, size: int, chunk: int = 4096) -> torch.Te
     return torch.cat(out)
 
 
-def load_world(image_size: int = 32, num_images: int = 8000, num_test: int = 2000) -> ImageData:
+# The embedded world's evaluation splits: the same for every method, whatever it pre-trains on,
+# so every row of the benchmark is probed on the same labelled images.
+WORLD_EVAL = {"train": 3000, "val": 1000, "test": 2000}
+
+
+def load_world(image_size: int = 32, num_images: int = 3000, num_labelled: int = WORLD_EVAL["train"],
+               num_val: int = WORLD_EVAL["val"], num_test: int = WORLD_EVAL["test"]) -> ImageData:
+    """Pre-train on the first ``num_images`` images of the world's train stream; probe on its
+    first ``num_labelled``; choose on ``val`` and report on ``test`` (streams of their own)."""
     from .world import CLASSES, world_split
 
-    x, _, y = world_split("train", num_images, image_size)
+    x, _, y = world_split("train", max(num_images, num_labelled), image_size)
+    xv, _, yv = world_split("val", num_val, image_size)
     xt, _, yt = world_split("test", num_test, image_size)
-    train = TensorImages(x, y)
-    return ImageData("world", train, train, TensorImages(xt, yt), len(CLASSES), image_size)
+    return ImageData("world", TensorImages(x[:num_images], y[:num_images]),
+                     TensorImages(x[:num_labelled], y[:num_labelled]), TensorImages(xt, yt), len(CLASSES),
+                     image_size, val=TensorImages(xv, yv))
+
+
+class IndexedSubset(Dataset):
+    """Some items of a dataset, re-indexed 0..len-1 (instance methods index memory banks by it)."""
+
+    def __init__(self, dataset: Dataset, indices: torch.Tensor):
+        self.dataset, self.indices = dataset, indices.tolist()
+
+    def __len__(self):
+        return len(self.indices)
+
+    def __getitem__(self, i):
+        return {**self.dataset[self.indices[i]], "index": i}
+
+
+def val_indices(labels: torch.Tensor, fraction: float = 0.1, seed: int = 0) -> torch.Tensor:
+    """A boolean mask choosing a fixed, class-stratified ``fraction`` of the items: at least one
+    of every class that has two or more, never a class's last one."""
+    g = torch.Generator().manual_seed(seed)
+    is_val = torch.zeros(len(labels), dtype=torch.bool)
+    for c in labels.unique():
+        idx = (labels == c).nonzero().squeeze(1)
+        k = min(len(idx) - 1, max(1, round(fraction * len(idx))))
+        is_val[idx[torch.randperm(len(idx), generator=g)[:k]]] = True
+    return is_val
+
+
+def split_off_val(train: "TensorImages", fraction: float = 0.1, seed: int = 0) -> tuple["TensorImages", "TensorImages"]:
+    """A fixed, class-stratified ``fraction`` of a labelled set as validation; (rest, val)."""
+    is_val = val_indices(train.labels, fraction, seed)
+    return train.subset(~is_val), train.subset(is_val)
+
+
+def split_off_val_folder(dataset: Dataset, labels: list[int]) -> tuple[Dataset, Dataset]:
+    """The same split for a folder dataset read lazily: (rest, val) as re-indexed subsets."""
+    is_val = val_indices(torch.as_tensor(labels))
+    return (IndexedSubset(dataset, (~is_val).nonzero().squeeze(1)),
+            IndexedSubset(dataset, is_val.nonzero().squeeze(1)))
+
+
+def _download_failed(name: str, root: Path, error: Exception) -> UserError:
+    """A failed download, in one line: what failed, and how to provide the data by hand."""
+    reason = str(getattr(error, "reason", "") or error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return UserError(f"could not download {name} ({reason}); download it by hand (see docs/data.md) "
+                     f"and unpack it into {root}, then run without --download")
 
 
 def _require_folder(root: Path, what: str) -> Path:
@@ -117,11 +178,14 @@ def load_cifar(name: str, root: Path, image_size: int, download: bool) -> ImageD
         splits = [cls(str(root), train=t, download=download) for t in (True, False)]
     except RuntimeError as e:  # torchvision: "Dataset not found or corrupted"
         raise UserError(f"{name} in {root}: {e}") from None
+    except OSError as e:  # no network, refused, timed out (URLError is an OSError)
+        raise _download_failed(name, root, e) from None
     tensors = []
     for ds in splits:
         images = torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous()
         tensors.append(TensorImages(resize_uint8(images, image_size), torch.tensor(ds.targets)))
-    return ImageData(name, tensors[0], tensors[0], tensors[1], len(splits[0].classes), image_size)
+    train, val = split_off_val(tensors[0])  # 10 % of the training images choose; they are not pre-trained on
+    return ImageData(name, train, train, tensors[1], len(splits[0].classes), image_size, val=val)
 
 
 def load_stl10(root: Path, image_size: int, download: bool) -> ImageData:
@@ -138,11 +202,14 @@ def load_stl10(root: Path, image_size: int, download: bool) -> ImageData:
                  for s in ("unlabeled", "train", "test")}
     except RuntimeError as e:
         raise UserError(f"stl10 in {root}: {e}") from None
+    except OSError as e:
+        raise _download_failed("stl10", root, e) from None
     data = {s: TensorImages(resize_uint8(torch.from_numpy(d.data), image_size),
                             torch.from_numpy(d.labels).long()) for s, d in parts.items()}
-    pretrain = TensorImages(torch.cat([data["unlabeled"].images, data["train"].images]),
-                            torch.cat([data["unlabeled"].labels, data["train"].labels]))
-    return ImageData("stl10", pretrain, data["train"], data["test"], 10, image_size)
+    train, val = split_off_val(data["train"])
+    pretrain = TensorImages(torch.cat([data["unlabeled"].images, train.images]),
+                            torch.cat([data["unlabeled"].labels, train.labels]))
+    return ImageData("stl10", pretrain, train, data["test"], 10, image_size, val=val)
 
 
 class ImageFolderDict(Dataset):
@@ -182,16 +249,20 @@ def load_folder(root: Path, image_size: int) -> ImageData:
         if not (root / split).is_dir():
             raise UserError(f"{root / split} does not exist: a folder dataset needs train/<class>/ "
                             f"and val/<class>/ subfolders")
-    train, test = ImageFolderDict(root / "train", image_size), ImageFolderDict(root / "val", image_size)
-    return ImageData("folder", train, train, test, len(train.folder.classes), image_size)
+    full, test = ImageFolderDict(root / "train", image_size), ImageFolderDict(root / "val", image_size)
+    # The folder's val/ is the test split (reported only); 10 % of train/ is the validation split.
+    train, val = split_off_val_folder(full, full.folder.targets)
+    return ImageData("folder", train, train, test, len(full.folder.classes), image_size, val=val)
 
 
 def load_images(name: str = "world", image_size: int = 32, root: Path | None = None,
-                download: bool = False, num_images: int = 8000) -> ImageData:
+                download: bool = False, num_images: int = 3000) -> ImageData:
     """Load a dataset by name (one of ``DATASETS``)."""
     if name == "world":
         return load_world(image_size, num_images)
-    default_root = Path("~/.cache/ssl_examples") / name
+    from ..cache import cache_dir
+
+    default_root = cache_dir(name)
     if name in ("cifar10", "cifar100"):
         return load_cifar(name, root or default_root, image_size, download)
     if name == "stl10":

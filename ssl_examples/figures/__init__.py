@@ -11,6 +11,7 @@ from ..errors import UserError
 from .instances import exemplar_figure, simclr_views_figure
 from .lecture import LECTURE_FIGURES
 from .reconstruction import bownet_figure, colorization_figure, context_encoder_figure
+from .results import RESULT_FIGURES
 from .structure import context_prediction_figure, jigsaw_figure
 from .time import audio_visual_figure, order_prediction_figure, shuffle_and_learn_figure, tracking_animation
 from .transformation import rotation_figure
@@ -37,6 +38,7 @@ FIGURES = {
     "order-prediction.png": order_prediction_figure,
     "audio-visual.png": audio_visual_figure,
     **LECTURE_FIGURES,
+    **RESULT_FIGURES,
 }
 
 

@@ -22,10 +22,11 @@ def simclr_views_figure(path: Path) -> None:
 
 def exemplar_figure(path: Path) -> None:
     """One seed image and distorted crops of it: one surrogate class of an exemplar network."""
-    from ..methods.exemplar import exemplar_batch
+    from ..methods.exemplar import RECIPE, exemplar_batch
 
     torch.manual_seed(0)
     x = (photo("astronaut", 128) * 255).round().to(torch.uint8)
-    crops, labels = exemplar_batch(x, torch.tensor([0]), copies=5)
+    crops, labels = exemplar_batch(x, torch.tensor([0]), copies=5, strength=RECIPE.strength,
+                                   scale=(RECIPE.min_scale, 1.0))
     image_row([x[0].float() / 255] + list(crops), ["seed image"] + [f"class {int(c)}" for c in labels], path,
               width=1.9)

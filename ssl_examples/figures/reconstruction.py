@@ -21,7 +21,7 @@ def _trained_context_encoder(steps: int = 30) -> context_encoder.ContextEncoder:
     from ..train import load_checkpoint
 
     torch.manual_seed(0)
-    model = context_encoder.ContextEncoder(make_backbone("convnet"), 32)
+    model = context_encoder.build(context_encoder.RECIPE, None)
     run = Path("runs/context_encoder/checkpoint.pt")
     if run.is_file():
         model.load_state_dict(load_checkpoint(run)["model"])
@@ -84,5 +84,5 @@ def bownet_figure(path: Path) -> None:
     the target is always the bag of words of the unperturbed image."""
     torch.manual_seed(0)
     x = photo("chelsea", 96).expand(4, -1, -1, -1)
-    views = bownet.perturb(x)
+    views = bownet.perturb(x, bownet.RECIPE.min_scale)
     image_row([x[0], *views], ["original (teacher)"] + [f"student view {i + 1}" for i in range(4)], path)

@@ -6,12 +6,12 @@ import matplotlib.pyplot as plt
 import torch
 from matplotlib.patches import Rectangle
 
-from ..methods.context_prediction import NEIGHBOUR_CELLS, cut_grid, drop_colour
-from ..methods.jigsaw import greedy_permutations, normalise_tiles, shuffle_tiles
+from ..methods.context_prediction import RECIPE, NEIGHBOUR_CELLS, cut_grid, drop_colour
+from ..methods.jigsaw import max_average_permutations, normalise_tiles, shuffle_tiles
 from .common import photo, save, to_numpy_image
 
 # The figures use a 96-px photograph and three times the 32-px defaults, so the grid is visible.
-PATCH, GAP, JITTER = 24, 9, 3
+PATCH, GAP, JITTER = 3 * RECIPE.patch, 3 * RECIPE.gap, 3 * RECIPE.jitter
 
 
 def _grid_panel(ax, image, corners, size, colours):
@@ -27,7 +27,7 @@ def context_prediction_figure(path: Path) -> None:
     torch.manual_seed(3)
     x = photo("chelsea", 96)
     patches, corners = cut_grid(x, PATCH, GAP, JITTER)
-    shown = drop_colour(patches[0], 0.67)
+    shown = drop_colour(patches[0], RECIPE.colour_drop_p)
     fig = plt.figure(figsize=(11, 4.2))
     ax = fig.add_subplot(1, 3, 1)
     _grid_panel(ax, x[0], corners[0], PATCH, ["white"] * 4 + ["red"] + ["white"] * 4)
@@ -50,7 +50,7 @@ def context_prediction_figure(path: Path) -> None:
 def jigsaw_figure(path: Path) -> None:
     """A photograph, its nine tiles shuffled by one permutation of the set, and what the network sees."""
     x = photo("astronaut", 96)
-    perms = greedy_permutations(100)
+    perms = max_average_permutations(100)
     torch.manual_seed(1)
     _, corners = cut_grid(x, PATCH, GAP, JITTER)  # the same draws as inside shuffle_tiles
     torch.manual_seed(1)

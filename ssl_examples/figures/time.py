@@ -72,14 +72,14 @@ def shuffle_and_learn_figure(path: Path) -> None:
 
 def order_prediction_figure(path: Path) -> None:
     """Four frames in order, then shuffled with per-frame jitter and one colour channel each."""
-    from ..methods.order_prediction import ORDERS, jitter_and_split, order_label
+    from ..methods.order_prediction import ORDERS, RECIPE, jitter_and_split, order_label
 
     torch.manual_seed(0)
     clips = _clips(1, 8, 64)
     picked = torch.tensor([1, 3, 5, 7])
     perm = (2, 0, 3, 1)
     frames = clips.video[0, picked].float() / 255
-    shown = jitter_and_split(frames[list(perm)][None])[0]
+    shown = jitter_and_split(frames[list(perm)][None], RECIPE.jitter)[0]
     label = order_label(perm)
     fig, axes = plt.subplots(2, 4, figsize=(8.5, 4.9))
     for k in range(4):

@@ -1,4 +1,4 @@
-"""Every pretext method of the lecture, one module each, listed here explicitly.
+"""Every pretext method of the course, one module each, and the one table that lists them.
 
 A method module reads top to bottom: a docstring (the idea, the citation, the loss in the
 notation of its page), the function that makes the pretext targets, the head, the model
@@ -6,27 +6,81 @@ notation of its page), the function that makes the pretext targets, the head, th
 ``RECIPE`` (defaults that train in about a minute on a laptop CPU with the embedded data),
 and ``build(recipe, data)``. Data, optimiser, loop and evaluation are shared.
 
-To add a method: write ``methods/<name>.py`` in that shape, import it below and add it
-to ``METHODS``; ``python -m ssl_examples list`` and the benchmark then pick it up.
+``REGISTRY`` below is the only list of methods. The command line, the benchmark, the site's
+navigation (``docs/hooks/methods_nav.py``) and the tests all read it. To add a method: write
+``methods/<name>.py`` in that shape, add one line here, and write its page
+(``docs/methods/<name with hyphens>.md``), its test file (``tests/test_<name>.py``) and its
+slide (``name: <name with hyphens>`` in the lecture deck); tests check that all four exist.
+
+This file imports no torch (the site build reads the table); a method module is imported
+the first time ``METHODS[name]`` is used.
 """
 
-from . import exemplar, moco, npid, rotation, simclr
-from . import audio_visual, order_prediction, shuffle_and_learn, tracking_colorization
-from . import bownet, colorization, context_encoder, context_prediction, jigsaw
+import importlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from types import ModuleType
 
-METHODS = {
-    "rotation": rotation,
-    "context_prediction": context_prediction,
-    "jigsaw": jigsaw,
-    "context_encoder": context_encoder,
-    "colorization": colorization,
-    "bownet": bownet,
-    "exemplar": exemplar,
-    "npid": npid,
-    "simclr": simclr,
-    "moco": moco,
-    "tracking_colorization": tracking_colorization,
-    "shuffle_and_learn": shuffle_and_learn,
-    "order_prediction": order_prediction,
-    "audio_visual": audio_visual,
+# Families in the order the lecture teaches them: key -> section title in the navigation.
+FAMILIES = {
+    "structure": "Inferring structure",
+    "transformation": "Transformation prediction",
+    "reconstruction": "Reconstruction",
+    "instances": "Instance discrimination",
+    "time": "Exploiting time",
+    "multimodal": "Multimodal",
 }
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str  # module name and command-line name, e.g. "context_prediction"
+    title: str  # how pages, tables and the navigation call it
+    family: str  # a key of FAMILIES
+
+    @property
+    def slug(self) -> str:
+        """The page's and the slide's name: ``context-prediction``."""
+        return self.name.replace("_", "-")
+
+    @property
+    def page(self) -> str:
+        return f"methods/{self.slug}.md"
+
+
+REGISTRY = (
+    Method("context_prediction", "Context prediction", "structure"),
+    Method("jigsaw", "Jigsaw puzzles", "structure"),
+    Method("rotation", "Rotation", "transformation"),
+    Method("context_encoder", "Context encoders", "reconstruction"),
+    Method("colorization", "Colorization", "reconstruction"),
+    Method("bownet", "BoWNet", "reconstruction"),
+    Method("exemplar", "Exemplar networks", "instances"),
+    Method("npid", "NPID", "instances"),
+    Method("simclr", "SimCLR", "instances"),
+    Method("moco", "MoCo", "instances"),
+    Method("tracking_colorization", "Tracking by colorization", "time"),
+    Method("shuffle_and_learn", "Shuffle and Learn", "time"),
+    Method("order_prediction", "Order prediction", "time"),
+    Method("audio_visual", "Look, Listen and Learn", "multimodal"),
+)
+BY_NAME = {m.name: m for m in REGISTRY}
+assert all(m.family in FAMILIES for m in REGISTRY), "every method belongs to a listed family"
+
+
+class _Modules(Mapping):
+    """``METHODS[name]`` -> the method's module, imported on first use, in registry order."""
+
+    def __getitem__(self, name: str) -> ModuleType:
+        if name not in BY_NAME:
+            raise KeyError(name)
+        return importlib.import_module(f"{__name__}.{name}")
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(BY_NAME)
+
+    def __len__(self) -> int:
+        return len(BY_NAME)
+
+
+METHODS = _Modules()

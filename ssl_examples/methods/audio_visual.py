@@ -20,6 +20,8 @@ concatenated features, :math:`y = 1` for "same clip":
       \log \operatorname{softmax}\big(h([F(v_i), G(s_{\sigma(i)})])\big)_0 \Big]
 """
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -61,11 +63,12 @@ def one_second(audio: torch.Tensor) -> torch.Tensor:
 class AudioVisual(nn.Module):
     """Vision network on one frame, audio network on one second of sound, fused, 2-way."""
 
-    def __init__(self, backbone: nn.Module, audio_backbone: nn.Module):
+    def __init__(self, backbone: nn.Module, audio_backbone: nn.Module, *, hidden_dim: int, min_scale: float):
         super().__init__()
         self.backbone = backbone  # the vision network, evaluated like every method's backbone
         self.audio_backbone = audio_backbone
-        self.head = mlp([backbone.feature_dim + audio_backbone.feature_dim, 128, 2])
+        self.head = mlp([backbone.feature_dim + audio_backbone.feature_dim, hidden_dim, 2])
+        self.scale = (min_scale, 1.0)
 
     def correspondence_logits(self, frames: torch.Tensor, sounds: torch.Tensor):
         """Embed B frames and B sounds once, then classify B positive and B negative pairs."""
@@ -78,18 +81,25 @@ class AudioVisual(nn.Module):
         B, T = video.shape[:2]
         t = torch.randint(T, (B,), device=video.device)
         frames = video[torch.arange(B, device=video.device), t].float() / 255
-        frames = random_resized_crop_flip(frames, scale=(0.5, 1.0))
+        frames = random_resized_crop_flip(frames, scale=self.scale)
         logits, labels = self.correspondence_logits(frames, one_second(batch["audio"].float()))
         loss = F.cross_entropy(logits, labels)
         return loss, {"acc": (logits.argmax(1) == labels).float().mean().detach()}
 # --8<-- [end:model]
 
 
-RECIPE = Recipe(image_size=32, num_images=3000, epochs=12, batch_size=32, lr=2e-3, weight_decay=5e-4)
+@dataclass
+class AudioVisualRecipe(Recipe):
+    hidden_dim: int = 128  # the correspondence classifier's hidden layer
+    min_scale: float = 0.5  # smallest crop of the frame, as a fraction of it
 
 
-def build(recipe: Recipe, data) -> AudioVisual:
-    return AudioVisual(make_backbone(recipe.backbone), make_backbone(recipe.backbone, in_channels=1))
+RECIPE = AudioVisualRecipe(image_size=32, num_images=3000, epochs=12, batch_size=32, lr=2e-3, weight_decay=5e-4)
+
+
+def build(recipe: AudioVisualRecipe, data) -> AudioVisual:
+    return AudioVisual(make_backbone(recipe.backbone), make_backbone(recipe.backbone, in_channels=1),
+                       hidden_dim=recipe.hidden_dim, min_scale=recipe.min_scale)
 
 
 # --8<-- [start:evaluate]
@@ -142,7 +152,7 @@ def main(argv=None) -> None:
     p.add_argument("--test-clips", type=int, default=500)
     args = p.parse_args(argv)
     state = load_checkpoint(args.checkpoint)
-    recipe = Recipe(**state["recipe"])
+    recipe = AudioVisualRecipe(**state["recipe"])
     train_clips = video_split("train", CLIPS, FRAMES, recipe.image_size)
     test_clips = video_split("test", args.test_clips, FRAMES, recipe.image_size)
     stills = load_world(recipe.image_size, recipe.num_images)

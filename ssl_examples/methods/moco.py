@@ -35,6 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..augment import simclr_view
+from ..ema import ema_update as momentum_update  # theta_k <- m theta_k + (1 - m) theta_q
 from ..distributed import broadcast, gather, rank_and_world
 from ..nets import make_backbone, mlp
 from ..train import Recipe
@@ -56,13 +57,6 @@ def info_nce_with_queue(q: torch.Tensor, k: torch.Tensor, queue: torch.Tensor,
 
 
 # --8<-- [start:momentum]
-@torch.no_grad()
-def momentum_update(key: nn.Module, query: nn.Module, m: float) -> None:
-    """theta_k <- m theta_k + (1 - m) theta_q, parameter by parameter."""
-    for pk, pq in zip(key.parameters(), query.parameters()):
-        pk.mul_(m).add_(pq.detach(), alpha=1 - m)
-
-
 @torch.no_grad()
 def enqueue(queue: torch.Tensor, pointer: torch.Tensor, keys: torch.Tensor) -> None:
     """Write ``keys`` over the oldest entries of the ring buffer ``queue``; advance ``pointer``."""
@@ -122,12 +116,12 @@ def split_batchnorm(module: nn.Module, splits: int) -> nn.Module:
 class MoCo(nn.Module):
     """Query encoder (backbone + MLP head), its momentum copy, and a queue of keys."""
 
-    def __init__(self, backbone: nn.Module, temperature: float = 0.2, momentum: float = 0.99,
-                 queue_size: int = 4096, proj_dim: int = 128, hidden_dim: int = 512,
-                 bn_splits: int = 8, strength: float = 0.5, blur_p: float = 0.0, min_scale: float = 0.08):
+    def __init__(self, backbone: nn.Module, *, temperature: float, momentum: float, queue_size: int,
+                 proj_dim: int, hidden_dim: int, bn_splits: int, strength: float, blur_p: float, min_scale: float):
         super().__init__()
         self.backbone = split_batchnorm(backbone, bn_splits)
-        self.head = split_batchnorm(mlp([backbone.feature_dim, hidden_dim, proj_dim]), bn_splits)
+        # MoCo v2's projection head: fc - ReLU - fc, no BatchNorm.
+        self.head = mlp([backbone.feature_dim, hidden_dim, proj_dim], batch_norm=False)
         # The momentum encoder: a copy that is never trained by gradients, only averaged.
         self.key_backbone = copy.deepcopy(self.backbone).requires_grad_(False)
         self.key_head = copy.deepcopy(self.head).requires_grad_(False)
@@ -192,6 +186,7 @@ RECIPE = MoCoRecipe(image_size=32, num_images=3000, epochs=5, batch_size=64, lr=
 
 
 def build(recipe: MoCoRecipe, data) -> MoCo:
-    return MoCo(make_backbone(recipe.backbone), recipe.temperature, recipe.momentum, recipe.queue_size,
-                recipe.proj_dim, recipe.hidden_dim, recipe.bn_splits, recipe.strength, recipe.blur_p,
-                recipe.min_scale)
+    return MoCo(make_backbone(recipe.backbone), temperature=recipe.temperature, momentum=recipe.momentum,
+                queue_size=recipe.queue_size, proj_dim=recipe.proj_dim, hidden_dim=recipe.hidden_dim,
+                bn_splits=recipe.bn_splits, strength=recipe.strength, blur_p=recipe.blur_p,
+                min_scale=recipe.min_scale)

@@ -60,8 +60,8 @@ def nt_xent_loss(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.5) -
 class SimCLR(nn.Module):
     """Backbone + MLP projection head, trained with NT-Xent on two views of each image."""
 
-    def __init__(self, backbone: nn.Module, temperature: float = 0.5, proj_dim: int = 128,
-                 hidden_dim: int = 512, strength: float = 0.5, blur_p: float = 0.0, min_scale: float = 0.08):
+    def __init__(self, backbone: nn.Module, *, temperature: float, proj_dim: int, hidden_dim: int,
+                 strength: float, blur_p: float, min_scale: float):
         super().__init__()
         self.backbone = backbone
         self.head = mlp([backbone.feature_dim, hidden_dim, proj_dim])
@@ -104,5 +104,6 @@ RECIPE = SimCLRRecipe(image_size=32, num_images=3000, epochs=5, batch_size=64, l
 
 
 def build(recipe: SimCLRRecipe, data) -> SimCLR:
-    return SimCLR(make_backbone(recipe.backbone), recipe.temperature, recipe.proj_dim, recipe.hidden_dim,
-                  recipe.strength, recipe.blur_p, recipe.min_scale)
+    return SimCLR(make_backbone(recipe.backbone), temperature=recipe.temperature, proj_dim=recipe.proj_dim,
+                  hidden_dim=recipe.hidden_dim, strength=recipe.strength, blur_p=recipe.blur_p,
+                  min_scale=recipe.min_scale)

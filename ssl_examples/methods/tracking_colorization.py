@@ -16,13 +16,15 @@ attention-weighted copy of the reference colours :math:`c_j` (one-hot clusters):
 
     A_{ij} = \frac{\exp(f_i^\top f_j / \tau)}{\sum_k \exp(f_i^\top f_k / \tau)}, \qquad
     \hat{y}_i = \sum_j A_{ij} \, c_j, \qquad
-    \mathcal{L} = -\frac{1}{|I|} \sum_{i} \log \hat{y}_{i, y_i}
+    \mathcal{L} = -\frac{1}{|I|} \sum_{i} \log \hat{y}_{i,\, y_i}
 
 with :math:`y_i` the target pixel's true colour cluster. The only way to lower the loss is
 to make :math:`f_i` most similar to the reference pixels of the same point of the same
 object. At test time the same attention copies anything else attached to the reference
 pixels, for example the instance masks of the first frame.
 """
+
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -78,7 +80,7 @@ def fit_colour_clusters(clips_video: torch.Tensor, k: int = COLOURS, pixels: int
 class ColorizationTracker(nn.Module):
     """Greyscale backbone + a 1x1 convolution that embeds every feature-map position."""
 
-    def __init__(self, backbone: nn.Module, centres: torch.Tensor, dim: int = 64, temperature: float = 0.05):
+    def __init__(self, backbone: nn.Module, centres: torch.Tensor, *, dim: int, temperature: float):
         super().__init__()
         self.backbone = backbone
         self.embed = nn.Conv2d(backbone.feature_dim, dim, 1)
@@ -110,15 +112,22 @@ class ColorizationTracker(nn.Module):
 # --8<-- [end:model]
 
 
-RECIPE = Recipe(image_size=64, num_images=1000, epochs=8, batch_size=32, lr=2e-3, weight_decay=5e-4)
+@dataclass
+class TrackingRecipe(Recipe):
+    dim: int = 64  # the pixel embedding's size
+    temperature: float = 0.05  # of the softmax over reference pixels
 
 
-def build(recipe: Recipe, data) -> ColorizationTracker:
+RECIPE = TrackingRecipe(image_size=64, num_images=1000, epochs=8, batch_size=32, lr=2e-3, weight_decay=5e-4)
+
+
+def build(recipe: TrackingRecipe, data) -> ColorizationTracker:
     if hasattr(data.pretrain, "clips"):
         video = data.pretrain.clips.video
     else:  # a folder of real videos: decode a few
         video = torch.stack([data.pretrain[i]["video"] for i in range(min(len(data.pretrain), 64))])
-    return ColorizationTracker(make_backbone(recipe.backbone, in_channels=1), fit_colour_clusters(video))
+    return ColorizationTracker(make_backbone(recipe.backbone, in_channels=1), fit_colour_clusters(video),
+                               dim=recipe.dim, temperature=recipe.temperature)
 
 
 # --8<-- [start:propagate]
@@ -195,12 +204,16 @@ def main(argv=None) -> None:
     p.add_argument("--frames", type=int, default=16)
     args = p.parse_args(argv)
     state = load_checkpoint(args.checkpoint)
-    recipe = Recipe(**state["recipe"])
+    recipe = TrackingRecipe(**state["recipe"])
     clips = video_split("test", args.clips, args.frames, recipe.image_size)
-    trained = ColorizationTracker(make_backbone(recipe.backbone, 1), state["model"]["centres"])
+
+    def tracker():
+        return ColorizationTracker(make_backbone(recipe.backbone, 1), state["model"]["centres"], dim=recipe.dim,
+                                   temperature=recipe.temperature)
+    trained = tracker()
     trained.load_state_dict(state["model"])
     torch.manual_seed(0)
-    random_init = ColorizationTracker(make_backbone(recipe.backbone, 1), state["model"]["centres"])
+    random_init = tracker()
     ours, rand = tracking_scores(trained, clips), tracking_scores(random_init, clips)
     print(f"mask propagation on {len(clips)} test clips of {args.frames} frames ({recipe.image_size} px), mean IoU:")
     print(f"  copy the first mask          {100 * ours['copy_first']:5.1f}%")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import http.server
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -14,6 +15,10 @@ import zlib
 from pathlib import Path
 
 import pytest
+import yaml
+from deck_builder import build_deck, write_deck  # slides/ is on pytest's pythonpath
+from deck_media import find_media
+from deck_parser import parse_deck
 
 REPO = Path(__file__).resolve().parents[2]
 SLIDES = REPO / "slides"
@@ -23,11 +28,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ARTIFACTS = REPO / "test-artifacts"
-
-if str(SLIDES) not in sys.path:
-    sys.path.insert(0, str(SLIDES))
-
-import deck_builder  # noqa: E402  (slides/deck_builder.py, the MkDocs hook)
+PAGES_WORKFLOW = REPO / ".github" / "workflows" / "pages.yml"
 
 
 def mkdocs_env() -> dict:
@@ -60,6 +61,37 @@ def built_site(tmp_path_factory) -> Path:
     return site
 
 
+def pages_make_targets() -> list[str]:
+    """The ``make`` targets that the GitHub Pages workflow runs before it uploads ``site/``."""
+    workflow = yaml.safe_load(PAGES_WORKFLOW.read_text())
+    runs = [step.get("run", "") for job in workflow["jobs"].values() for step in job.get("steps", [])]
+    return [target for run in runs for target in re.findall(r"\bmake\s+([\w-]+)", run)]
+
+
+@pytest.fixture(scope="session")
+def handout_pdfs(built_site, browser):
+    """``make pdf``'s second half on the session's site: ``site/pdf/<deck>.pdf``, printed once."""
+    import handout
+
+    return handout.print_all(browser, built_site)
+
+
+@pytest.fixture(scope="session")
+def published_site(built_site, request, tmp_path_factory) -> Path:
+    """The site as the Pages workflow publishes it: ``make build``'s output, plus the PDF
+    handouts only if the workflow runs ``make pdf`` (a copy: other tests print into built_site)."""
+    targets = pages_make_targets()
+    unknown = set(targets) - {"setup", "browser", "figures", "build", "pdf"}
+    assert not unknown, f"{PAGES_WORKFLOW.name} runs make {sorted(unknown)}: teach published_site what they add"
+    assert {"build", "pdf"} & set(targets), f"{PAGES_WORKFLOW.name} builds no site"
+    site = tmp_path_factory.mktemp("published") / "site"
+    shutil.copytree(built_site, site, ignore=lambda folder, names: ["pdf"] if Path(folder) == built_site else [])
+    if "pdf" in targets:
+        request.getfixturevalue("handout_pdfs")
+        shutil.copytree(built_site / "pdf", site / "pdf")
+    return site
+
+
 @pytest.fixture(scope="session")
 def seed_source() -> Path:
     path = SEED_DIR / SEED_NAME
@@ -78,15 +110,15 @@ def seed_build(seed_source, tmp_path_factory):
     slides.mkdir()
     deck_path = slides / "seed.md"
     shutil.copy(seed_source, deck_path)
-    deck = deck_builder.parse_deck(deck_path.read_text(encoding="utf-8"), "slides/seed.md")
+    deck = parse_deck(deck_path.read_text(encoding="utf-8"), "slides/seed.md")
     png = placeholder_png()
-    for ref, _line in deck_builder.find_images(deck):
+    for ref in {m.ref for m in find_media(deck)}:
         target = slides / ref
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(png)
-    built = deck_builder.build_deck(deck_path, label="slides/seed.md")
+    built = build_deck(deck_path, label="slides/seed.md")
     site = root / "site"
-    deck_builder.write_deck(built, site)
+    write_deck(built, site)
     return built, site
 
 
