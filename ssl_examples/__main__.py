@@ -194,7 +194,7 @@ def cmd_pretrain(args) -> None:
     if checkpoint.exists() and not args.resume:
         raise UserError(f"{checkpoint} exists: pass --resume to continue that run, or --out DIR for a new one")
     data_name = args.data or "world"
-    data = load_for_method(method, data_name, recipe.image_size, recipe.num_images, args.data_root, args.download)
+    data = load_for_method(method, recipe, data_name, args.data_root, args.download)
     torch.manual_seed(runtime.seed)
     model = method.build(recipe, data)
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -81,7 +81,7 @@ def collect(per_seed: list[dict]) -> dict:
 
 def baselines(recipe: Recipe, in_channels: int, seeds: list[int], runtime: Runtime, tier: str) -> dict:
     """Raw pixels, random init and supervised for one (backbone, image size, channels)."""
-    data = load_for_method(None, "world", recipe.image_size, recipe.num_images)
+    data = load_for_method(None, recipe)
     device = pick_device(runtime.device)
     random_init, supervised = [], []
     for seed in seeds:
@@ -100,7 +100,7 @@ def bench_method(name: str, seeds: list[int], runtime: Runtime, tier: str,
                  finetune_fractions: list[int]) -> dict:
     method = METHODS[name]
     recipe = tier_recipe(method, tier)
-    data = load_for_method(method, "world", recipe.image_size, recipe.num_images)
+    data = load_for_method(method, recipe)
     device = pick_device(runtime.device)
     results, seconds, tuned = [], [], {f: [] for f in finetune_fractions}
     for seed in seeds:

@@ -9,7 +9,11 @@ A page writes a marker where a table belongs, and the build replaces it:
 * ``<!-- bench:finetune NAME -->``: one method's fine-tuning accuracies per label fraction;
 * ``<!-- bench:baselines -->``: raw pixels, random init and supervised, per backbone;
 * ``<!-- bench:machine -->`` (or ``machine gpu``): where and when the numbers were measured;
-* ``<!-- bench:layer-figures -->``: the per-layer figure of every family (``figures/results.py``).
+* ``<!-- bench:layer-figures -->``: the per-layer figure of every family (``figures/results.py``);
+* ``<!-- bench:field NAME KEY -->``: one stored value of a method's row, inline (``seconds``,
+  ``recipe.epochs``, ...; a list of seeds shows its mean);
+* ``<!-- results:NAME -->``: the table a method's own evaluation stored in
+  ``docs/results/NAME.json`` (``ssl_examples/tables.py``), with the commands that made it.
 
 Every value is a mean over the stored seeds with its 95 % Student-t interval; gains are
 computed seed by seed against the random-init baseline of the same backbone and seeds.
@@ -26,8 +30,9 @@ from mkdocs.exceptions import PluginError
 
 from ssl_examples.stats import gain_interval, mean_interval
 
-MARKER = re.compile(r"<!-- bench:([a-z-]+)(?: ([\w-]+))? -->")
-KINDS = ("table", "method", "layers", "finetune", "baselines", "machine", "layer-figures")
+MARKER = re.compile(r"<!-- bench:([a-z-]+)(?: ([\w-]+))?(?: ([\w.]+))? -->")
+RESULTS_MARKER = re.compile(r"<!-- results:([\w-]+) -->")
+KINDS = ("table", "method", "layers", "finetune", "baselines", "machine", "layer-figures", "field")
 FILES = {"cpu": "bench.json", "gpu": "bench-gpu.json"}
 
 
@@ -44,13 +49,18 @@ def load(config, tier: str = "cpu") -> dict:
     return results
 
 
+def seeds(values) -> list:
+    """Per-seed values; a bare number (a row from before the per-seed format) is one seed."""
+    return values if isinstance(values, list) else [values]
+
+
 def interval(values) -> str:
-    mean, half = mean_interval(values)
+    mean, half = mean_interval(seeds(values))
     return f"{100 * mean:.1f}" if half != half else f"{100 * mean:.1f} ± {100 * half:.1f}"
 
 
 def gain(values, baseline) -> str:
-    mean, half = gain_interval(values, baseline)
+    mean, half = gain_interval(seeds(values), seeds(baseline))
     text = f"{100 * mean:+.1f}" if half != half else f"{100 * mean:+.1f} ± {100 * half:.1f}"
     # A gain whose interval lies above zero is shown in bold: it survives a change of seed.
     return f"**{text}**" if half == half and mean - half > 0 else text
@@ -153,12 +163,49 @@ def layer_figures(page) -> str:
                         for family, title in FAMILIES.items())
 
 
+def field(results: dict, name: str, key: str, where: str) -> str:
+    """One stored value of a method's row, e.g. ``seconds`` or ``recipe.epochs``."""
+    x = results["methods"][name]
+    for part in key.split("."):
+        if not isinstance(x, dict) or part not in x:
+            raise PluginError(f"{where}: bench.json has no `{key}` for {name}")
+        x = x[part]
+    if isinstance(x, list):
+        x = sum(x) / len(x)
+    if isinstance(x, float):
+        return f"{x:.0f}" if abs(x) >= 10 else f"{x:.2g}"
+    return str(x)
+
+
+def stored_table(docs: Path, name: str, where: str) -> str:
+    """A method's own evaluation table (``docs/results/NAME.json``) with the commands that made it."""
+    path = docs / "results" / f"{name}.json"
+    if not path.exists():
+        raise PluginError(f"{where}: <!-- results:{name} --> but {path} does not exist")
+    t = json.loads(path.read_text())
+    lines = ["| " + " | ".join(t["columns"]) + " |", "|---|" + "--:|" * (len(t["columns"]) - 1)]
+    for i, row in enumerate(t["rows"]):
+        cells = [row[0]] + [interval(v) for v in row[1:]]
+        if i == t.get("highlight"):
+            cells = [f"**{c}**" for c in cells]
+        lines.append("| " + " | ".join(cells) + " |")
+    r = t["recipe"]
+    commands = " followed by ".join(f"`{c}`" for c in t["commands"])
+    lines += ["", f"*{t['title']}: accuracy or IoU in %. Measured {t['updated']} ({t['machine']['threads']} "
+                  f"threads, torch {t['machine']['torch']}) with {commands}: {r['epochs']} epochs of "
+                  f"pre-training at {r['image_size']} px, one seed.*"]
+    return "\n".join(lines)
+
+
 def on_page_markdown(markdown, page, config, files):
+    if "<!-- results:" in markdown:
+        docs = Path(config["docs_dir"])
+        markdown = RESULTS_MARKER.sub(lambda m: stored_table(docs, m.group(1), page.file.src_path), markdown)
     if "<!-- bench:" not in markdown:
         return markdown
 
     def replace(match):
-        kind, arg = match.groups()
+        kind, arg, key = match.groups()
         if kind not in KINDS:
             raise PluginError(f"{page.file.src_path}: unknown marker <!-- bench:{kind} -->; use one of {', '.join(KINDS)}")
         if kind == "layer-figures":
@@ -179,7 +226,11 @@ def on_page_markdown(markdown, page, config, files):
             raise PluginError(f"{page.file.src_path}: <!-- bench:{kind} --> needs a method name")
         results = load(config)
         if arg not in results["methods"]:
-            return not_measured(arg)
+            return "(not measured yet)" if kind == "field" else not_measured(arg)
+        if kind == "field":
+            if not key:
+                raise PluginError(f"{page.file.src_path}: <!-- bench:field NAME KEY --> needs a key")
+            return field(results, arg, key, page.file.src_path)
         return {"method": lambda: method_rows(results, [arg]), "layers": lambda: layer_rows(results, arg),
                 "finetune": lambda: finetune_rows(results, arg)}[kind]()
 

@@ -274,15 +274,16 @@ def load_images(name: str = "world", image_size: int = 32, root: Path | None = N
     raise UserError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
 
 
-def load_for_method(method, name: str, image_size: int, num_images: int, root: Path | None = None,
+def load_for_method(method, recipe, name: str = "world", root: Path | None = None,
                     download: bool = False) -> ImageData:
-    """The data a method module trains on: images, or clips if it declares ``DATA = "video"``.
+    """The data a method module trains on with ``recipe``: images, or clips if the module
+    declares ``DATA = "video"``.
 
-    A video method's ``pretrain`` set holds clips (``CLIPS`` of ``FRAMES`` frames); its
-    ``train``/``test`` sets are still the labelled images every method is evaluated on.
+    A video method's ``pretrain`` set holds ``recipe.clips`` clips of ``recipe.frames`` frames;
+    its ``train``/``val``/``test`` sets are still the labelled images every method is evaluated on.
     """
     if getattr(method, "DATA", "images") == "video":
         from .video import load_video
 
-        return load_video(name, image_size, num_images, method.CLIPS, method.FRAMES, root)
-    return load_images(name, image_size, root, download, num_images)
+        return load_video(name, recipe.image_size, recipe.clips, recipe.frames, root)
+    return load_images(name, recipe.image_size, root, download, recipe.num_images)

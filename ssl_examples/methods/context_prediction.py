@@ -17,13 +17,13 @@ Pretext targets: for every image, all eight (centre, neighbour) pairs, with the 
 position :math:`y \in \{0, \dots, 7\}` in reading order as the label.
 
 Loss: with :math:`F` the backbone applied to each patch separately (a siamese network: the
-same weights), :math:`h` a classifier on the concatenated features, :math:`p_{i,0}` the
+same weights), :math:`h` a classifier on the concatenated features, :math:`c_i` the
 centre patch of image :math:`i` and :math:`p_{i,y}` its neighbour at position :math:`y`,
 
 .. math::
 
     \mathcal{L} = -\frac{1}{8N} \sum_{i=1}^{N} \sum_{y=0}^{7}
-    \log \operatorname{softmax}\big(h([F(p_{i,0}), F(p_{i,y})])\big)_y
+    \log \operatorname{softmax}\big(h([F(c_i), F(p_{i,y})])\big)_y
 """
 
 import torch

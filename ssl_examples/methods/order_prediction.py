@@ -34,7 +34,6 @@ from ..train import Recipe
 from .shuffle_and_learn import pick_frames
 
 DATA = "video"
-CLIPS, FRAMES = 600, 16
 
 
 # --8<-- [start:classes]
@@ -116,6 +115,8 @@ class OrderPrediction(nn.Module):
 
 @dataclass
 class OrderPredictionRecipe(Recipe):
+    clips: int = 600  # clips of the embedded world to pre-train on (num_images does not apply)
+    frames: int = 16  # frames per clip
     pair_dim: int = 128  # each frame pair's fused feature
     layout: int = 2  # frame features pooled to a layout x layout grid
     hidden_dim: int = 256  # the order classifier's hidden layer

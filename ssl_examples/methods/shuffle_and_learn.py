@@ -30,7 +30,6 @@ from ..nets import make_backbone, mlp
 from ..train import Recipe
 
 DATA = "video"  # pre-trains on clips of the world (see ssl_examples/data/video.py)
-CLIPS, FRAMES = 600, 16
 
 
 # --8<-- [start:motion]
@@ -105,6 +104,8 @@ class ShuffleAndLearn(nn.Module):
 
 @dataclass
 class ShuffleAndLearnRecipe(Recipe):
+    clips: int = 600  # clips of the embedded world to pre-train on (num_images does not apply)
+    frames: int = 16  # frames per clip
     layout: int = 2  # frame features pooled to a layout x layout grid, so positions can be compared
     hidden_dim: int = 256  # the tuple classifier's hidden layer
     min_scale: float = 0.5  # smallest crop (shared by the three frames), as a fraction of the frame

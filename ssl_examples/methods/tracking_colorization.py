@@ -35,7 +35,6 @@ from ..nets import make_backbone
 from ..train import Recipe
 
 DATA = "video"
-CLIPS, FRAMES = 320, 8
 COLOURS = 16
 
 
@@ -114,6 +113,8 @@ class ColorizationTracker(nn.Module):
 
 @dataclass
 class TrackingRecipe(Recipe):
+    clips: int = 320  # clips of the embedded world to pre-train on (num_images does not apply)
+    frames: int = 8  # frames per clip
     dim: int = 64  # the pixel embedding's size
     temperature: float = 0.05  # of the softmax over reference pixels
 
@@ -202,6 +203,8 @@ def main(argv=None) -> None:
     p.add_argument("checkpoint", nargs="?", type=Path, default=Path("runs/tracking_colorization/checkpoint.pt"))
     p.add_argument("--clips", type=int, default=64)
     p.add_argument("--frames", type=int, default=16)
+    p.add_argument("--out", type=Path, default=Path("docs/results/tracking_colorization.json"),
+                   help="where to store the table the method's page renders")
     args = p.parse_args(argv)
     state = load_checkpoint(args.checkpoint)
     recipe = TrackingRecipe(**state["recipe"])
@@ -219,6 +222,19 @@ def main(argv=None) -> None:
     print(f"  copy the first mask          {100 * ours['copy_first']:5.1f}%")
     print(f"  random-init embeddings       {100 * rand['propagated']:5.1f}%")
     print(f"  colorization embeddings      {100 * ours['propagated']:5.1f}%")
+    from dataclasses import asdict
+
+    from ..tables import save_table
+
+    save_table(args.out, title=f"mask propagation, {len(clips)} held-out clips of {args.frames} frames "
+                               f"({recipe.image_size} px)",
+               columns=["mask propagation", "mean IoU"],
+               rows=[["copy the first frame's masks to every frame", ours["copy_first"]],
+                     ["the same attention with random-init embeddings", rand["propagated"]],
+                     ["the same attention with the colorization embeddings", ours["propagated"]]],
+               highlight=2, recipe=asdict(recipe),
+               commands=["python -m ssl_examples pretrain tracking_colorization --no-eval",
+                         "python -m ssl_examples.methods.tracking_colorization"])
 
 
 if __name__ == "__main__":

@@ -38,6 +38,36 @@ def test_lecture_deck_in_browser(browser, built_site, serve):
     page.close()
 
 
+# Every picture of the visible slide: its width as shown (in remark's 1210 x 681 slide pixels)
+# and its natural width.
+IMAGES_JS = """() => {
+  const slide = document.querySelector('.remark-visible .remark-slide-scaler');
+  const scale = slide.getBoundingClientRect().width / slide.offsetWidth;
+  return [...slide.querySelectorAll('.remark-slide-content img')].map(i => ({
+    src: i.getAttribute('src'), shown: i.getBoundingClientRect().width / scale, natural: i.naturalWidth}));
+}"""
+
+
+def test_lecture_figures_shown_at_least_at_natural_size(browser, built_site, serve):
+    """The deck's figures are drawn with labels >= 14 px at their natural size (recorded when
+    saved, checked in tests/test_lecture_deck.py); none may be shown smaller than that."""
+    base = serve(built_site)
+    page, log = open_page(browser, f"{base}/slides/{SLUG}/")
+    source = page.evaluate("JSON.parse(document.getElementById('deck-data').textContent).source")
+    deck = parse_deck(source, f"slides/{SLUG}.md")
+    shrunk, seen = [], 0
+    for i in range(deck.count):
+        page.evaluate(f"location.hash = '#{i + 1}'")
+        page.wait_for_timeout(30)
+        for img in page.evaluate(IMAGES_JS):
+            seen += 1
+            if img["shown"] < 0.99 * img["natural"]:
+                shrunk.append(f"slide {i + 1}: {img['src']} shown {img['shown']:.0f} of {img['natural']} px wide")
+    assert seen >= 40 and not shrunk, "\n".join(shrunk)
+    assert not log["errors"], log["errors"]
+    page.close()
+
+
 def test_pdf_handout(built_site, handout_pdfs):
     import handout
 
