@@ -455,6 +455,15 @@ def render_background(scenes: Scenes, size: int) -> torch.Tensor:
         grid = F.affine_grid(theta[idx], [len(idx), 3, size, size], align_corners=False)
         out[idx] = F.grid_sample(bank[b:b + 1].expand(len(idx), -1, -1, -1), grid, mode="bilinear", align_corners=False)
     out = torch.einsum("nij,njhw->nihw", scenes.bg_colour[:, :, :3], out) + scenes.bg_colour[:, :, 3, None, None]
+    import os  # EXPERIMENT (not to commit): defocused backgrounds
+    blur = float(os.environ.get("SSL_WORLD_BG_BLUR", "0"))
+    if blur > 0:
+        from ..augment import gaussian_blur
+        k = 2 * int(3 * blur * size) + 1
+        out = gaussian_blur(out, blur * size, k)
+        c = float(os.environ.get("SSL_WORLD_BG_CONTRAST", "1"))
+        mean = out.mean(dim=(2, 3), keepdim=True)
+        out = mean + c * (out - mean)
     return out.clamp(0, 1)
 
 
