@@ -148,11 +148,15 @@ def resize_uint8(images: torch.Tensor, size: int, chunk: int = 4096) -> torch.Te
 WORLD_EVAL = {"train": 3000, "val": 1000, "test": 2000}
 
 
-def load_world(image_size: int = 32, num_images: int = 3000, num_labelled: int = WORLD_EVAL["train"],
-               num_val: int = WORLD_EVAL["val"], num_test: int = WORLD_EVAL["test"]) -> ImageData:
+def load_world(image_size: int = 32, num_images: int = 3000, num_labelled: int | None = None,
+               num_val: int | None = None, num_test: int | None = None) -> ImageData:
     """Pre-train on the first ``num_images`` images of the world's train stream; probe on its
-    first ``num_labelled``; choose on ``val`` and report on ``test`` (streams of their own)."""
+    first ``num_labelled``; choose on ``val`` and report on ``test`` (streams of their own).
+    The three evaluation sizes default to ``WORLD_EVAL``."""
     from .world import CLASSES, world_split
+
+    num_labelled = num_labelled or WORLD_EVAL["train"]
+    num_val, num_test = num_val or WORLD_EVAL["val"], num_test or WORLD_EVAL["test"]
 
     x, _, y = world_split("train", max(num_images, num_labelled), image_size)
     xv, _, yv = world_split("val", num_val, image_size)

@@ -47,7 +47,9 @@ def tracking_animation(path: Path) -> None:
         frames.append(Image.fromarray(row).resize((row.shape[1] * 2, row.shape[0] * 2), Image.NEAREST))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    frames[0].save(path, save_all=True, append_images=frames[1:], duration=180, loop=0)
+    # No loop count: the 16 frames (2.9 s) play once. An animation that runs on for more than
+    # 5 s with no way to pause it fails WCAG 2.2.2; reloading the page plays it again.
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=180)
 
 
 def shuffle_and_learn_figure(path: Path) -> None:

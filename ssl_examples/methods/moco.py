@@ -28,7 +28,7 @@ with split BatchNorm: the batch is normalised in ``bn_splits`` independent group
 """
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
@@ -185,6 +185,10 @@ class MoCoRecipe(Recipe):
 # of its negatives (keep K well below the dataset size), and 4 groups of 16 for BatchNorm.
 RECIPE = MoCoRecipe(image_size=32, num_images=3000, epochs=5, batch_size=64, lr=2e-3, weight_decay=5e-4,
                     queue_size=1024, bn_splits=4)
+
+# The GPU tier (`bench --tier gpu`): a CIFAR-style ResNet-18 on up to 50 000 world images, batch 512,
+# sized for about two minutes on one H100-class GPU (two views of each image; a queue of 16k keys); not yet measured on a GPU.
+GPU_RECIPE = replace(RECIPE, backbone="resnet18-cifar", num_images=50_000, batch_size=512, epochs=40, queue_size=16384)
 
 
 def build(recipe: MoCoRecipe, data) -> MoCo:

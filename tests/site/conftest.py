@@ -40,7 +40,7 @@ def mkdocs_env() -> dict:
 def run_mkdocs(config: Path, site_dir: Path) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(config),
                            "-d", str(site_dir)], capture_output=True, text=True, env=mkdocs_env(),
-                          cwd=config.parent, timeout=300)
+                          cwd=config.parent, timeout=1200)  # a cold build executes every notebook
 
 
 def placeholder_png(width: int = 8, height: int = 6) -> bytes:
