@@ -58,7 +58,7 @@ class Runtime:
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
     precision: str = "auto"  # auto (bf16 where the hardware computes it natively, else fp32) | fp32 | bf16 | fp16
     channels_last: bool = False
-    compile: str = ""  # "" (off) or a torch.compile mode: "default", "reduce-overhead" (CUDA graphs), ...
+    compile: str | bool = ""  # "" or False (off), True or "default", "reduce-overhead" (CUDA graphs), ...
     seed: int = 0
     workers: int = 4  # DataLoader processes for data read from disk (in-memory data needs none)
     progress: bool = True
