@@ -149,3 +149,14 @@ def test_video_folder_errors(tmp_path):
     (tmp_path / "bad.mp4").write_bytes(b"not a video")
     with pytest.raises(UserError, match="not a readable video"):
         read_video(tmp_path / "bad.mp4", 4, 24)
+
+
+def test_clips_train_through_the_shared_loop():
+    """A video method's in-memory clips go through the loop's batching like images do."""
+    from ssl_examples.data import make_loader
+    from ssl_examples.data.video import TensorClips, make_clips
+
+    clips = TensorClips(make_clips(6, 4, 16, seed=0, stream=1))
+    batches = list(make_loader(clips, 3, shuffle=True, seed=0, drop_last=True))
+    assert len(batches) == 2 and batches[0]["video"].shape == (3, 4, 3, 16, 16)
+    assert sorted(torch.cat([b["index"] for b in batches]).tolist()) == list(range(6))

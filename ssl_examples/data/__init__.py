@@ -60,7 +60,8 @@ def resident(dataset: Dataset, device: torch.device, budget: float = 0.25) -> Da
     at most ``budget`` of the free memory; batches are then indexed on the GPU. Anything else
     (the CPU, a folder read from disk, data too large) is returned as it is.
     """
-    if not isinstance(dataset, TensorImages) or device.type == "cpu" or dataset.images.device == device:
+    # Images only: clips (a TensorImages subclass) stay on the host; their batches are copied.
+    if type(dataset) is not TensorImages or device.type == "cpu" or dataset.images.device == device:
         return dataset
     if device.type == "cuda":
         free, _ = torch.cuda.mem_get_info(device)
@@ -128,7 +129,7 @@ class InMemoryBatches:
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def __iter__(self):
-        order = self.order.to(self.dataset.images.device, non_blocking=True)
+        order = self.order.to(self.dataset.labels.device, non_blocking=True)  # where the data live
         for i in range(len(self)):
             yield self.dataset.__getitems__(order[i * self.batch_size:(i + 1) * self.batch_size])
 
