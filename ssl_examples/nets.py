@@ -119,17 +119,26 @@ class TorchvisionResNet(Backbone):
 
 # --- A small Vision Transformer ----------------------------------------------------------
 # --8<-- [start:vit]
-def sincos_position_embedding(grid_h: int, grid_w: int, dim: int) -> torch.Tensor:
+def sincos_position_embedding(grid_h: int, grid_w: int, dim: int,
+                              reference: tuple[int, int] | None = None) -> torch.Tensor:
     """Fixed 2-D sine-cosine position embeddings, ``(grid_h * grid_w, dim)``, row-major.
 
     As in MAE and MoCo v3: half the channels encode the row, half the column, each as
-    ``sin(p * w_k), cos(p * w_k)`` with frequencies ``w_k = 10000^(-k / (dim / 4))``. Nothing is
-    learned, so the same network reads any grid size (a 16 px crop or a 64 px image).
+    ``sin(p * w_k), cos(p * w_k)`` with frequencies ``w_k = 10000^(-k / (dim / 4))``.
+
+    ``reference``: the grid the network was made for (8 x 8 for 32 px images and 4 px patches).
+    A different grid covers the same field of view, so its patch centres are placed on the
+    reference grid (a 4 x 4 grid sits at 0.5, 2.5, 4.5, 6.5): the analytic form of the
+    interpolation ViTs apply to their position embeddings when the resolution changes.
     """
     assert dim % 4 == 0, "the 2-D sine-cosine embedding needs a width divisible by 4"
+    reference = reference or (grid_h, grid_w)
     omega = 1.0 / 10000 ** (torch.arange(dim // 4, dtype=torch.float64) / (dim / 4))
-    rows, cols = torch.meshgrid(torch.arange(grid_h, dtype=torch.float64),
-                                torch.arange(grid_w, dtype=torch.float64), indexing="ij")
+
+    def centres(n: int, ref: int) -> torch.Tensor:
+        return (torch.arange(n, dtype=torch.float64) + 0.5) * (ref / n) - 0.5
+
+    rows, cols = torch.meshgrid(centres(grid_h, reference[0]), centres(grid_w, reference[1]), indexing="ij")
 
     def encode(position: torch.Tensor) -> torch.Tensor:
         angle = position.flatten()[:, None] * omega[None]
@@ -201,13 +210,16 @@ class ViT(Backbone):
 
     ``forward_tokens(x, keep)`` encodes only the patches whose indices are in ``keep`` (MAE's
     visible patches, I-JEPA's context block): the others are dropped right after the patch
-    projection, so the encoder never sees their pixels.
+    projection, so the encoder never sees their pixels. An image of another size than
+    ``image_size`` is read as the same field of view at another resolution (its position
+    embeddings are interpolated onto the ``image_size`` grid).
     """
 
     def __init__(self, in_channels: int = 3, patch_size: int = 4, width: int = 192, depth: int = 6,
-                 heads: int = 3, mlp_ratio: float = 4.0):
+                 heads: int = 3, mlp_ratio: float = 4.0, image_size: int = 32):
         super().__init__(in_channels)
         self.patch_size = patch_size
+        self.reference_grid = (image_size // patch_size, image_size // patch_size)
         self.patch_embed = nn.Conv2d(in_channels, width, patch_size, stride=patch_size)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, width))
         self.blocks = nn.ModuleList(Block(width, heads, mlp_ratio) for _ in range(depth))
@@ -227,7 +239,11 @@ class ViT(Backbone):
         t = self.patch_embed((x - self.mean) / self.std)  # (B, width, h, w)
         h, w = t.shape[-2:]
         t = t.flatten(2).transpose(1, 2)
-        return t + sincos_position_embedding(h, w, t.shape[-1]).to(t.device, t.dtype)
+        return t + self.position_embedding(h, w).to(t.device, t.dtype)
+
+    def position_embedding(self, h: int, w: int, dim: int | None = None) -> torch.Tensor:
+        """The position embeddings of an ``h`` x ``w`` patch grid (``dim`` channels, default the width)."""
+        return sincos_position_embedding(h, w, dim or self.feature_dim, self.reference_grid)
 
     def tokens_by_block(self, x: torch.Tensor, keep: torch.Tensor | None = None):
         """Yield ``(name, tokens)`` after every block, ``(B, 1 + patches, width)``, class token first.
@@ -273,7 +289,7 @@ def make_backbone(name: str, in_channels: int = 3) -> Backbone:
     if name == "resnet50":
         return TorchvisionResNet(50, in_channels)
     if name == "vit-tiny-half":
-        return ViT(in_channels, patch_size=4, width=192, depth=6, heads=3)
+        return ViT(in_channels, patch_size=4, width=192, depth=6, heads=3, image_size=32)
     raise ValueError(f"unknown backbone {name!r}; choose one of {', '.join(BACKBONES)}")
 
 

@@ -62,7 +62,7 @@ def test_the_loss_is_the_l2_distance_to_the_target_encoders_features():
         h = model.target_backbone.forward_tokens(x)[:, 1:]
         h = (h - h.mean(-1, keepdim=True)) / (h.var(-1, unbiased=False, keepdim=True) + 1e-5).sqrt()
         z = model.backbone.forward_tokens(x, context)[:, 1:]
-        prediction = model.predictor(z, context, targets, (8, 8))  # (B, 4, m, D): representations, not pixels
+        prediction = model.predictor(z, context, targets, model.backbone.position_embedding(8, 8, 8))  # (B, 4, m, D): representations, not pixels
         assert prediction.shape == (*targets.shape, 16)
         expected = sum(((prediction[b, j, n] - h[b, targets[b, j, n]]) ** 2).sum()
                        for b in range(2) for j in range(4) for n in range(targets.shape[2]))
@@ -78,7 +78,7 @@ def test_each_target_block_is_predicted_without_seeing_the_others():
     other_targets = targets.clone()
     other_targets[:, 1:] = (targets[:, 1:] + 3) % 64  # move blocks 2-4 elsewhere
     with torch.no_grad():
-        a, b = model.predictor(z, context, targets, (8, 8)), model.predictor(z, context, other_targets, (8, 8))
+        a, b = model.predictor(z, context, targets, model.backbone.position_embedding(8, 8, 8)), model.predictor(z, context, other_targets, model.backbone.position_embedding(8, 8, 8))
     assert torch.allclose(a[:, 0], b[:, 0], atol=1e-6) and not torch.allclose(a[:, 1], b[:, 1])
 
 

@@ -13,7 +13,7 @@ from tests.conftest import loss_before_and_after
 def small_moco_v3(freeze_patch_embed=True, base_momentum=0.9):
     torch.manual_seed(0)
     return MoCoV3(ViT(3, patch_size=4, width=16, depth=2, heads=2), temperature=0.2, base_momentum=base_momentum,
-                  proj_dim=8, hidden_dim=32, freeze_patch_embed=freeze_patch_embed, min_scale=0.08, strength=0.5,
+                  proj_dim=8, hidden_dim=32, freeze_patch_embed=freeze_patch_embed, view_size=16, min_scale=0.08, strength=0.5,
                   blur_p=(0.0, 0.0), solarize_p=(0.0, 0.2))
 
 

@@ -28,6 +28,15 @@ def test_sincos_position_embedding():
                 math.sin(col), math.sin(col / 100), math.cos(col), math.cos(col / 100)]
     assert torch.allclose(p, torch.tensor(expected), atol=1e-6)
     assert len(torch.unique(e, dim=0)) == 12  # every position has its own code
+    # a coarser grid over the same field of view: its patch centres sit between the reference
+    # grid's, at 0.5 and 2.5 for a 2 x 2 grid on a 4 x 4 reference
+    coarse = sincos_position_embedding(2, 2, 8, reference=(4, 4))
+
+    def code(p):
+        return [math.sin(p), math.sin(p / 100), math.cos(p), math.cos(p / 100)]
+    assert torch.allclose(coarse[0], torch.tensor(code(0.5) + code(0.5)), atol=1e-6)
+    assert torch.allclose(coarse[1], torch.tensor(code(0.5) + code(2.5)), atol=1e-6)
+    assert torch.allclose(sincos_position_embedding(4, 4, 8, reference=(4, 4)), sincos_position_embedding(4, 4, 8))
 
 
 def test_the_course_vit_has_the_issue_shape():

@@ -41,7 +41,7 @@ from torch import nn
 
 from ..augment import crop_boxes, crop_resize
 from ..ema import ema_update
-from ..nets import Block, init_transformer, make_backbone, sincos_position_embedding
+from ..nets import Block, init_transformer, make_backbone
 from ..train import Recipe
 
 
@@ -118,11 +118,12 @@ class Predictor(nn.Module):
         nn.init.normal_(self.mask_token, std=0.02)
 
     def forward(self, context: torch.Tensor, context_idx: torch.Tensor, target_idx: torch.Tensor,
-                grid: tuple[int, int]) -> torch.Tensor:
-        """``context``: ``(B, k, D)`` encoded context patches -> ``(B, T, m, D)`` predictions."""
+                position: torch.Tensor) -> torch.Tensor:
+        """``context``: ``(B, k, D)`` encoded context patches; ``position``: ``(N, width)`` position
+        embeddings of all patches -> ``(B, T, m, D)`` predictions."""
         b, t, m = target_idx.shape
         x = self.embed(context)
-        position = sincos_position_embedding(*grid, x.shape[-1]).to(x.device, x.dtype)
+        position = position.to(x.device, x.dtype)
         x = (x + position[context_idx]).repeat_interleave(t, dim=0)  # (B T, k, w)
         queries = self.mask_token.to(x.dtype) + position[target_idx.flatten(0, 1)]  # (B T, m, w)
         x = self.blocks(torch.cat([x, queries], dim=1))
@@ -142,6 +143,7 @@ class IJEPA(nn.Module):
         self.backbone = backbone
         self.target_backbone = copy.deepcopy(backbone).requires_grad_(False)
         self.predictor = Predictor(backbone.feature_dim, predictor_width, predictor_depth, predictor_heads)
+        self.predictor_width = predictor_width
         self.masks = dict(num_targets=num_targets, target_scale=target_scale, target_aspect=target_aspect,
                           context_scale=context_scale)
         self.base_momentum, self.scale = base_momentum, (min_scale, 1.0)
@@ -153,7 +155,8 @@ class IJEPA(nn.Module):
             h = F.layer_norm(h, h.shape[-1:])
             targets = h.gather(1, target_idx.view(b, t * m, 1).expand(-1, -1, h.shape[-1])).view(b, t, m, -1)
         context = self.backbone.forward_tokens(x, context_idx)[:, 1:]  # only the context patches
-        prediction = self.predictor(context, context_idx, target_idx, self.backbone.grid(x))
+        position = self.backbone.position_embedding(*self.backbone.grid(x), self.predictor_width)
+        prediction = self.predictor(context, context_idx, target_idx, position)
         return F.mse_loss(prediction, targets)
 
     def forward(self, batch):

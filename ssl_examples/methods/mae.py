@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from ..augment import random_resized_crop_flip
-from ..nets import Block, init_transformer, make_backbone, sincos_position_embedding
+from ..nets import Block, init_transformer, make_backbone
 from ..train import Recipe
 
 
@@ -100,14 +100,15 @@ class MAEDecoder(nn.Module):
         init_transformer(self)
         nn.init.normal_(self.mask_token, std=0.02)
 
-    def forward(self, tokens: torch.Tensor, keep: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
-        """``tokens``: the encoder's ``(B, 1 + n_keep, D)`` (class token first) -> ``(B, N, P)``."""
+    def forward(self, tokens: torch.Tensor, keep: torch.Tensor, position: torch.Tensor) -> torch.Tensor:
+        """``tokens``: the encoder's ``(B, 1 + n_keep, D)`` (class token first); ``position``: the
+        ``(N, width)`` position embeddings of all patches -> ``(B, N, P)``."""
         x = self.embed(tokens)
         cls, visible = x[:, :1], x[:, 1:]
-        b, n, d = len(x), grid[0] * grid[1], x.shape[-1]
+        b, n, d = len(x), len(position), x.shape[-1]
         full = self.mask_token.to(x.dtype).expand(b, n, d)
         full = full.scatter(1, keep.unsqueeze(-1).expand(-1, -1, d), visible)  # visible tokens back in place
-        full = full + sincos_position_embedding(*grid, d).to(x.device, x.dtype)
+        full = full + position.to(x.device, x.dtype)
         x = self.blocks(torch.cat([cls, full], dim=1))
         return self.predict(self.norm(x))[:, 1:]
 # --8<-- [end:decoder]
@@ -124,12 +125,13 @@ class MAE(nn.Module):
         self.backbone = backbone
         p, c = backbone.patch_size, backbone.in_channels
         self.decoder = MAEDecoder(backbone.feature_dim, decoder_width, decoder_depth, decoder_heads, p * p * c)
+        self.decoder_width = decoder_width
         self.mask_ratio, self.norm_pix_loss, self.scale = mask_ratio, norm_pix_loss, (min_scale, 1.0)
 
     def reconstruct(self, x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
         """The decoder's output for every patch, ``(B, N, p * p * C)``, from the patches in ``keep``."""
         tokens = self.backbone.forward_tokens(x, keep)  # the hidden patches never enter the encoder
-        return self.decoder(tokens, keep, self.backbone.grid(x))
+        return self.decoder(tokens, keep, self.backbone.position_embedding(*self.backbone.grid(x), self.decoder_width))
 
     def forward(self, batch):
         x = batch["image"].float() / 255

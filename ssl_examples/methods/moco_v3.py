@@ -60,7 +60,7 @@ class MoCoV3(nn.Module):
     """Query encoder (backbone, projector, predictor) and its momentum copy (backbone, projector)."""
 
     def __init__(self, backbone: nn.Module, *, temperature: float, base_momentum: float, proj_dim: int,
-                 hidden_dim: int, freeze_patch_embed: bool, min_scale: float, strength: float,
+                 hidden_dim: int, freeze_patch_embed: bool, view_size: int, min_scale: float, strength: float,
                  blur_p: tuple, solarize_p: tuple):
         super().__init__()
         self.backbone = backbone
@@ -72,7 +72,8 @@ class MoCoV3(nn.Module):
         self.key_backbone = copy.deepcopy(backbone).requires_grad_(False)
         self.key_projector = copy.deepcopy(self.projector).requires_grad_(False)
         self.temperature, self.base_momentum = temperature, base_momentum
-        self.scale, self.strength, self.blur_p, self.solarize_p = (min_scale, 1.0), strength, blur_p, solarize_p
+        self.view_size, self.scale = view_size, (min_scale, 1.0)
+        self.strength, self.blur_p, self.solarize_p = strength, blur_p, solarize_p
 
     def loss_from_views(self, x1: torch.Tensor, x2: torch.Tensor):
         q1 = self.predictor(self.projector(self.backbone(x1)))
@@ -89,7 +90,7 @@ class MoCoV3(nn.Module):
     def forward(self, batch):
         x = batch["image"].float() / 255
         # BYOL's asymmetric pair: view 1 always blurred, view 2 sometimes solarised
-        views = [simclr_view(x, scale=self.scale, strength=self.strength, blur_p=b, solarize_p=s)
+        views = [simclr_view(x, self.view_size, self.scale, self.strength, blur_p=b, solarize_p=s)
                  for b, s in zip(self.blur_p, self.solarize_p)]
         return self.loss_from_views(*views)
 
@@ -109,6 +110,7 @@ class MoCoV3Recipe(Recipe):
     proj_dim: int = 256  # the paper: 256
     hidden_dim: int = 1024  # the paper: 4096
     freeze_patch_embed: bool = True  # the paper's stability trick
+    view_size: int = 32  # side of each view in pixels (the paper: 224, its images' size)
     min_scale: float = 0.08  # random resized crop (0.08, 1)
     strength: float = 0.5  # colour jitter 0.4, 0.4, 0.4, 0.1 (the paper: saturation 0.2)
     blur_p: tuple = (0.0, 0.0)  # the paper: (1.0, 0.1); a 3-tap blur wipes out 32 px images
@@ -123,5 +125,5 @@ RECIPE = MoCoV3Recipe(image_size=32, num_images=1000, backbone="vit-tiny-half", 
 def build(recipe: MoCoV3Recipe, data) -> MoCoV3:
     return MoCoV3(make_backbone(recipe.backbone), temperature=recipe.temperature,
                   base_momentum=recipe.base_momentum, proj_dim=recipe.proj_dim, hidden_dim=recipe.hidden_dim,
-                  freeze_patch_embed=recipe.freeze_patch_embed, min_scale=recipe.min_scale,
+                  freeze_patch_embed=recipe.freeze_patch_embed, view_size=recipe.view_size, min_scale=recipe.min_scale,
                   strength=recipe.strength, blur_p=tuple(recipe.blur_p), solarize_p=tuple(recipe.solarize_p))
