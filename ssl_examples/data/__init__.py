@@ -150,6 +150,13 @@ def split_off_val_folder(dataset: Dataset, labels: list[int]) -> tuple[Dataset, 
             IndexedSubset(dataset, is_val.nonzero().squeeze(1)))
 
 
+def _download_failed(name: str, root: Path, error: Exception) -> UserError:
+    """A failed download, in one line: what failed, and how to provide the data by hand."""
+    reason = str(getattr(error, "reason", "") or error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return UserError(f"could not download {name} ({reason}); download it by hand (see docs/data.md) "
+                     f"and unpack it into {root}, then run without --download")
+
+
 def _require_folder(root: Path, what: str) -> Path:
     root = Path(root).expanduser()
     if not root.is_dir():
@@ -171,6 +178,8 @@ def load_cifar(name: str, root: Path, image_size: int, download: bool) -> ImageD
         splits = [cls(str(root), train=t, download=download) for t in (True, False)]
     except RuntimeError as e:  # torchvision: "Dataset not found or corrupted"
         raise UserError(f"{name} in {root}: {e}") from None
+    except OSError as e:  # no network, refused, timed out (URLError is an OSError)
+        raise _download_failed(name, root, e) from None
     tensors = []
     for ds in splits:
         images = torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous()
@@ -193,6 +202,8 @@ def load_stl10(root: Path, image_size: int, download: bool) -> ImageData:
                  for s in ("unlabeled", "train", "test")}
     except RuntimeError as e:
         raise UserError(f"stl10 in {root}: {e}") from None
+    except OSError as e:
+        raise _download_failed("stl10", root, e) from None
     data = {s: TensorImages(resize_uint8(torch.from_numpy(d.data), image_size),
                             torch.from_numpy(d.labels).long()) for s, d in parts.items()}
     train, val = split_off_val(data["train"])
@@ -249,7 +260,9 @@ def load_images(name: str = "world", image_size: int = 32, root: Path | None = N
     """Load a dataset by name (one of ``DATASETS``)."""
     if name == "world":
         return load_world(image_size, num_images)
-    default_root = Path("~/.cache/ssl_examples") / name
+    from ..cache import cache_dir
+
+    default_root = cache_dir(name)
     if name in ("cifar10", "cifar100"):
         return load_cifar(name, root or default_root, image_size, download)
     if name == "stl10":

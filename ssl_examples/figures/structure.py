@@ -7,7 +7,7 @@ import torch
 from matplotlib.patches import Rectangle
 
 from ..methods.context_prediction import NEIGHBOUR_CELLS, cut_grid, drop_colour
-from ..methods.jigsaw import greedy_permutations, normalise_tiles, shuffle_tiles
+from ..methods.jigsaw import max_average_permutations, normalise_tiles, shuffle_tiles
 from .common import photo, save, to_numpy_image
 
 # The figures use a 96-px photograph and three times the 32-px defaults, so the grid is visible.
@@ -50,7 +50,7 @@ def context_prediction_figure(path: Path) -> None:
 def jigsaw_figure(path: Path) -> None:
     """A photograph, its nine tiles shuffled by one permutation of the set, and what the network sees."""
     x = photo("astronaut", 96)
-    perms = greedy_permutations(100)
+    perms = max_average_permutations(100)
     torch.manual_seed(1)
     _, corners = cut_grid(x, PATCH, GAP, JITTER)  # the same draws as inside shuffle_tiles
     torch.manual_seed(1)

@@ -27,23 +27,21 @@ L2-normalised, with a learned scale :math:`\gamma` (a cosine classifier),
 
 import hashlib
 import json
-import os
 import time
 from dataclasses import asdict, replace
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ..augment import color_jitter, random_grayscale, random_resized_crop_flip
+from ..cache import cache_dir, load_cached, save_cached
 from ..color import kmeans
 from ..data import TensorImages, make_loader
 from ..nets import make_backbone
-from ..train import Recipe, Runtime, load_checkpoint, save_checkpoint, train
+from ..train import Recipe, Runtime, train
 from . import rotation
 
-CACHE = Path(os.environ.get("SSL_EXAMPLES_CACHE", "~/.cache/ssl_examples")).expanduser()
 # The bootstrap: rotation prediction, scaled down to a fraction of its own recipe.
 BOOTSTRAP = replace(rotation.RECIPE, num_images=3000, epochs=2)
 VOCABULARY = 256
@@ -135,10 +133,11 @@ def bootstrap_network(recipe: Recipe, data) -> nn.Module:
                    num_images=min(BOOTSTRAP.num_images, len(data.pretrain)))
     images = data.pretrain.__getitems__(list(range(boot.num_images)))["image"]
     key = hashlib.sha1(json.dumps(asdict(boot), sort_keys=True).encode() + images[:64].numpy().tobytes())
-    path = CACHE / f"bownet-bootstrap-{key.hexdigest()[:12]}.pt"
+    path = cache_dir(f"bownet-bootstrap-{key.hexdigest()[:12]}.pt")
     model = rotation.build(boot, data)
-    if path.is_file():
-        model.load_state_dict(load_checkpoint(path)["model"])
+    weights = load_cached(path)
+    if weights is not None:
+        model.load_state_dict(weights)
         print(f"bootstrap (rotation) network: cached in {path}")
         return model.backbone
     start = time.perf_counter()
@@ -147,8 +146,7 @@ def bootstrap_network(recipe: Recipe, data) -> nn.Module:
     train(model, TensorImages(images, torch.zeros(len(images), dtype=torch.long)), boot, Runtime(progress=False))
     torch.set_rng_state(rng)
     model.cpu()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_checkpoint(path, {"format": "ssl_examples/1", "model": model.state_dict(), "recipe": asdict(boot)})
+    save_cached(model.state_dict(), path)
     print(f"bootstrap (rotation) network: trained in {time.perf_counter() - start:.0f} s, cached in {path}")
     return model.backbone
 

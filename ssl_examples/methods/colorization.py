@@ -21,8 +21,8 @@ washed-out, brownish images, so the paper *classifies* colour per pixel instead:
 
 The sRGB -> CIELAB conversion is the shared one in ``ssl_examples/color.py``.
 
-Input: the backbone has one channel. Evaluation feeds it the luma (``0.299 R + 0.587 G +
-0.114 B``), so pre-training feeds the same luma rather than :math:`L / 100`; :math:`L` and
+Input: the backbone has one channel. Evaluation feeds it the luma (``color.luma``:
+``0.2989 R + 0.587 G + 0.114 B``), so pre-training feeds the same luma rather than :math:`L / 100`; :math:`L` and
 luma are both monotone in brightness and differ only by a gamma-like curve.
 
 Loss: with :math:`F` the backbone, :math:`D` a small decoder predicting :math:`\hat Z` at a
@@ -31,7 +31,7 @@ quarter of the image resolution and :math:`q^*_{h,w}` the nearest bin of pixel :
 .. math::
 
     \mathcal{L} = -\frac{1}{NHW} \sum_{i, h, w} w_{q^*_{h,w}}
-    \sum_{q=1}^{Q} Z_{h,w,q} \log \hat Z_{h,w,q}, \qquad \hat Z = \operatorname{softmax}(D(F(x_L)))
+    \sum_{q=1}^{Q} Z_{h,w,q} \log \hat Z_{h,w,q}, \qquad \hat Z = \operatorname{softmax}\big(D(F(x_{\text{luma}}))\big)
 """
 
 import functools

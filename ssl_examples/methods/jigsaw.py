@@ -5,9 +5,10 @@ shuffle was applied. Putting a cat back together is easy if you know where a cat
 body and tail go, so solving puzzles teaches the network about object parts and their layout.
 
 Pretext targets: a fixed set of :math:`P` permutations of the nine tiles (here 100 by
-default) is chosen once, greedily, so that any two differ in as many positions as possible
-(their Hamming distance): permutations that differ by one swap would make a needlessly
-ambiguous task. Each image gets a random permutation from the set, and its index is the
+default) is chosen once with the paper's algorithm: starting from a random permutation, add
+the one whose Hamming distance (positions where two permutations differ) summed over those
+already chosen is largest, so that the set is far apart on average; permutations that
+differ by one swap would make a needlessly ambiguous task. Each image gets a random permutation from the set, and its index is the
 label. Tiles are cut with a random offset inside their cell (so edges do not line up) and
 each is normalised to zero mean and unit variance on its own (so low-level statistics such
 as brightness do not tell neighbours apart); 30 % of the images are turned grey.
@@ -24,20 +25,16 @@ and :math:`h` a classifier on the nine concatenated features,
 
 import functools
 import itertools
-import os
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ..augment import random_grayscale
+from ..cache import cache_dir, load_cached, save_cached
 from ..nets import make_backbone, mlp
 from ..train import Recipe
 from .context_prediction import cut_grid
-
-CACHE = Path(os.environ.get("SSL_EXAMPLES_CACHE", "~/.cache/ssl_examples")).expanduser()
-
 
 # --8<-- [start:permutations]
 def hamming_distances(perms: torch.Tensor) -> torch.Tensor:
@@ -45,37 +42,38 @@ def hamming_distances(perms: torch.Tensor) -> torch.Tensor:
     return (perms[:, None, :] != perms[None, :, :]).sum(2)
 
 
-def greedy_permutations(n: int, tiles: int = 9) -> torch.Tensor:
-    """``n`` permutations of ``tiles`` elements, chosen greedily to be far apart.
+def max_average_permutations(n: int, tiles: int = 9, seed: int = 0) -> torch.Tensor:
+    """``n`` permutations of ``tiles`` elements, far apart on average (the paper's Algorithm 1).
 
-    Start from the identity; then repeatedly add the permutation whose Hamming distance to
-    its nearest already-chosen permutation is largest (ties: the first in lexicographic
-    order). This maximises the minimum distance one step at a time; it is deterministic.
+    Start from a random permutation (drawn from ``seed``); then repeatedly add the permutation,
+    among those not chosen yet, whose Hamming distances to all the chosen ones sum to the most
+    (ties: the first in lexicographic order). Deterministic for a given seed.
     """
     every = torch.tensor(list(itertools.permutations(range(tiles))))  # lexicographic order
     # Two permutations agree at as many positions as the dot product of their one-hot codes.
     codes = F.one_hot(every, tiles).flatten(1).float()
-    chosen = [0]  # the identity
-    nearest = tiles - codes @ codes[0]
+    first = int(torch.randint(len(every), (1,), generator=torch.Generator().manual_seed(seed)))
+    chosen = [first]
+    total = tiles - codes @ codes[first]  # summed distance of every candidate to the chosen set
+    taken = torch.zeros(len(every), dtype=torch.bool)
+    taken[first] = True
     for _ in range(n - 1):
-        j = int(nearest.argmax())
+        j = int(total.masked_fill(taken, -1).argmax())
         chosen.append(j)
-        nearest = torch.minimum(nearest, tiles - codes @ codes[j])
+        taken[j] = True
+        total += tiles - codes @ codes[j]
     return every[chosen]
 
 
 @functools.lru_cache(maxsize=8)
-def permutation_set(n: int = 100, tiles: int = 9, cache_dir: Path | None = CACHE) -> torch.Tensor:
-    """``greedy_permutations(n, tiles)``, memoised and (with ``cache_dir``) cached on disk."""
-    path = Path(cache_dir) / f"jigsaw-permutations-{tiles}-{n}.pt" if cache_dir else None
-    if path and path.is_file():
-        return torch.load(path, weights_only=True)
-    perms = greedy_permutations(n, tiles)
-    if path:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        torch.save(perms, tmp)
-        os.replace(tmp, path)
+def permutation_set(n: int = 100, tiles: int = 9, cached: bool = True) -> torch.Tensor:
+    """``max_average_permutations(n, tiles)``, memoised and (``cached``) kept in the cache folder."""
+    path = cache_dir(f"jigsaw-max-average-permutations-{tiles}-{n}.pt")
+    perms = load_cached(path) if cached else None
+    if perms is None:
+        perms = max_average_permutations(n, tiles)
+        if cached:
+            save_cached(perms, path)
     return perms
 # --8<-- [end:permutations]
 

@@ -16,7 +16,7 @@ attention-weighted copy of the reference colours :math:`c_j` (one-hot clusters):
 
     A_{ij} = \frac{\exp(f_i^\top f_j / \tau)}{\sum_k \exp(f_i^\top f_k / \tau)}, \qquad
     \hat{y}_i = \sum_j A_{ij} \, c_j, \qquad
-    \mathcal{L} = -\frac{1}{|I|} \sum_{i} \log \hat{y}_{i, y_i}
+    \mathcal{L} = -\frac{1}{|I|} \sum_{i} \log \hat{y}_{i,\, y_i}
 
 with :math:`y_i` the target pixel's true colour cluster. The only way to lower the loss is
 to make :math:`f_i` most similar to the reference pixels of the same point of the same
