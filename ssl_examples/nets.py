@@ -278,6 +278,22 @@ class ViT(Backbone):
 # --8<-- [end:vit]
 
 
+VIT_PATCH_SIZES = {"vit-tiny-half": 4}
+
+
+def check_vit(backbone: str, method: str, **image_sides: int) -> None:
+    """For the methods that need a ViT: a ViT backbone and images made of whole patches."""
+    from .errors import UserError
+
+    if backbone not in VIT_PATCH_SIZES:
+        raise UserError(f"backbone={backbone!r}: {method} needs a Vision Transformer "
+                        f"({', '.join(VIT_PATCH_SIZES)})")
+    p = VIT_PATCH_SIZES[backbone]
+    for name, side in image_sides.items():
+        if side % p:
+            raise UserError(f"{name.replace('_', '-')}={side}: must be a multiple of the {p} px patches of {backbone}")
+
+
 def make_backbone(name: str, in_channels: int = 3) -> Backbone:
     """Build a backbone by name (one of ``BACKBONES``)."""
     if name == "convnet":
@@ -289,7 +305,7 @@ def make_backbone(name: str, in_channels: int = 3) -> Backbone:
     if name == "resnet50":
         return TorchvisionResNet(50, in_channels)
     if name == "vit-tiny-half":
-        return ViT(in_channels, patch_size=4, width=192, depth=6, heads=3, image_size=32)
+        return ViT(in_channels, patch_size=VIT_PATCH_SIZES[name], width=192, depth=6, heads=3, image_size=32)
     raise ValueError(f"unknown backbone {name!r}; choose one of {', '.join(BACKBONES)}")
 
 

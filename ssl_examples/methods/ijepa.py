@@ -41,7 +41,8 @@ from torch import nn
 
 from ..augment import crop_boxes, crop_resize
 from ..ema import ema_update
-from ..nets import Block, init_transformer, make_backbone
+from ..errors import UserError
+from ..nets import Block, check_vit, init_transformer, make_backbone
 from ..train import Recipe
 
 
@@ -136,7 +137,8 @@ class IJEPA(nn.Module):
     """Context encoder (the backbone), its moving-average target encoder, and the predictor."""
 
     def __init__(self, backbone: nn.Module, *, predictor_width: int, predictor_depth: int, predictor_heads: int,
-                 num_targets: int, target_scale: tuple, target_aspect: tuple, context_scale: tuple,
+                 num_targets: int, target_scale: tuple[float, float], target_aspect: tuple[float, float],
+                 context_scale: tuple[float, float],
                  base_momentum: float, min_scale: float):
         super().__init__()
         assert hasattr(backbone, "forward_tokens"), "I-JEPA needs a Vision Transformer backbone"
@@ -178,9 +180,12 @@ class IJEPARecipe(Recipe):
     predictor_depth: int = 2  # 12 in the paper
     predictor_heads: int = 3
     num_targets: int = 4  # the paper's four target blocks
-    target_scale: tuple = (0.15, 0.2)  # each target block: 15-20 % of the image
-    target_aspect: tuple = (0.75, 1.5)
-    context_scale: tuple = (0.85, 1.0)  # the context block, before the targets are cut out
+    target_min_scale: float = 0.15  # each target block: 15-20 % of the image
+    target_max_scale: float = 0.2
+    target_min_aspect: float = 0.75  # height / width from 0.75 to 1.5
+    target_max_aspect: float = 1.5
+    context_min_scale: float = 0.85  # the context block, 85-100 % of the image before the targets are cut out
+    context_max_scale: float = 1.0
     base_momentum: float = 0.996  # the paper: 0.996 -> 1 over the run
     min_scale: float = 0.3  # random crop, scale (0.3, 1), as in the paper's code
 
@@ -190,9 +195,19 @@ RECIPE = IJEPARecipe(image_size=32, num_images=3000, backbone="vit-tiny-half", e
                      lr=1e-3, weight_decay=0.04, warmup_epochs=1.0, base_momentum=0.99)
 
 
+def check(recipe) -> None:
+    """What the generic recipe checks cannot know: a ViT, images made of whole patches."""
+    check_vit(recipe.backbone, "I-JEPA", image_size=recipe.image_size)
+    for low, high in (("target_min_scale", "target_max_scale"), ("target_min_aspect", "target_max_aspect"),
+                      ("context_min_scale", "context_max_scale")):
+        if getattr(recipe, low) > getattr(recipe, high):
+            raise UserError(f"{low.replace('_', '-')}={getattr(recipe, low)}: must not exceed {high.replace('_', '-')}")
+
+
 def build(recipe: IJEPARecipe, data) -> IJEPA:
     return IJEPA(make_backbone(recipe.backbone), predictor_width=recipe.predictor_width,
                  predictor_depth=recipe.predictor_depth, predictor_heads=recipe.predictor_heads,
-                 num_targets=recipe.num_targets, target_scale=tuple(recipe.target_scale),
-                 target_aspect=tuple(recipe.target_aspect), context_scale=tuple(recipe.context_scale),
+                 num_targets=recipe.num_targets, target_scale=(recipe.target_min_scale, recipe.target_max_scale),
+                 target_aspect=(recipe.target_min_aspect, recipe.target_max_aspect),
+                 context_scale=(recipe.context_min_scale, recipe.context_max_scale),
                  base_momentum=recipe.base_momentum, min_scale=recipe.min_scale)

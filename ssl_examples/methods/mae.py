@@ -28,7 +28,8 @@ import torch
 from torch import nn
 
 from ..augment import random_resized_crop_flip
-from ..nets import Block, init_transformer, make_backbone
+from ..errors import UserError
+from ..nets import Block, check_vit, init_transformer, make_backbone
 from ..train import Recipe
 
 
@@ -159,6 +160,13 @@ class MAERecipe(Recipe):
 # TODO: chosen on validation.
 RECIPE = MAERecipe(image_size=32, num_images=3000, backbone="vit-tiny-half", epochs=5, batch_size=64,
                    lr=1.5e-3, weight_decay=0.05, warmup_epochs=1.0)
+
+
+def check(recipe) -> None:
+    """What the generic recipe checks cannot know: a ViT, images made of whole patches."""
+    check_vit(recipe.backbone, "MAE", image_size=recipe.image_size)
+    if not 0 < recipe.mask_ratio < 1:
+        raise UserError(f"mask-ratio={recipe.mask_ratio}: must hide some patches and show some (between 0 and 1)")
 
 
 def build(recipe: MAERecipe, data) -> MAE:

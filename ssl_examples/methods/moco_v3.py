@@ -36,7 +36,7 @@ from torch import nn
 from ..augment import simclr_view
 from ..distributed import gather, rank_and_world
 from ..ema import cosine_momentum, ema_update
-from ..nets import make_backbone, mlp
+from ..nets import check_vit, make_backbone, mlp
 from ..train import Recipe
 
 
@@ -61,7 +61,7 @@ class MoCoV3(nn.Module):
 
     def __init__(self, backbone: nn.Module, *, temperature: float, base_momentum: float, proj_dim: int,
                  hidden_dim: int, freeze_patch_embed: bool, view_size: int, min_scale: float, strength: float,
-                 blur_p: tuple, solarize_p: tuple):
+                 blur_p: tuple[float, float], solarize_p: tuple[float, float]):
         super().__init__()
         self.backbone = backbone
         if freeze_patch_embed:  # the paper's stability trick: a random, fixed patch projection
@@ -113,8 +113,10 @@ class MoCoV3Recipe(Recipe):
     view_size: int = 32  # side of each view in pixels (the paper: 224, its images' size)
     min_scale: float = 0.08  # random resized crop (0.08, 1)
     strength: float = 0.5  # colour jitter 0.4, 0.4, 0.4, 0.1 (the paper: saturation 0.2)
-    blur_p: tuple = (0.0, 0.0)  # the paper: (1.0, 0.1); a 3-tap blur wipes out 32 px images
-    solarize_p: tuple = (0.0, 0.2)  # the paper: (0.0, 0.2)
+    view1_blur_p: float = 0.0  # the paper: 1.0 and 0.1; a 3-tap blur wipes out a 32 px image's detail
+    view2_blur_p: float = 0.0
+    view1_solarize_p: float = 0.0  # the paper: 0.0 and 0.2
+    view2_solarize_p: float = 0.2
 
 
 # TODO: chosen on validation.
@@ -122,8 +124,14 @@ RECIPE = MoCoV3Recipe(image_size=32, num_images=1000, backbone="vit-tiny-half", 
                       lr=1e-3, weight_decay=0.1, warmup_epochs=0.5)
 
 
+def check(recipe) -> None:
+    """What the generic recipe checks cannot know: a ViT, images made of whole patches."""
+    check_vit(recipe.backbone, "MoCo v3", image_size=recipe.image_size, view_size=recipe.view_size)
+
+
 def build(recipe: MoCoV3Recipe, data) -> MoCoV3:
     return MoCoV3(make_backbone(recipe.backbone), temperature=recipe.temperature,
                   base_momentum=recipe.base_momentum, proj_dim=recipe.proj_dim, hidden_dim=recipe.hidden_dim,
                   freeze_patch_embed=recipe.freeze_patch_embed, view_size=recipe.view_size, min_scale=recipe.min_scale,
-                  strength=recipe.strength, blur_p=tuple(recipe.blur_p), solarize_p=tuple(recipe.solarize_p))
+                  strength=recipe.strength, blur_p=(recipe.view1_blur_p, recipe.view2_blur_p),
+                  solarize_p=(recipe.view1_solarize_p, recipe.view2_solarize_p))
