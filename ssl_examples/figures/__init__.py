@@ -14,6 +14,7 @@ from .reconstruction import bownet_figure, colorization_figure, context_encoder_
 from .structure import context_prediction_figure, jigsaw_figure
 from .time import audio_visual_figure, order_prediction_figure, shuffle_and_learn_figure, tracking_animation
 from .transformation import rotation_figure
+from .vit import FIGURES as VIT_FIGURES
 
 
 def world_samples(path: Path) -> None:
@@ -36,6 +37,7 @@ FIGURES = {
     "shuffle-and-learn.png": shuffle_and_learn_figure,
     "order-prediction.png": order_prediction_figure,
     "audio-visual.png": audio_visual_figure,
+    **VIT_FIGURES,
     **LECTURE_FIGURES,
 }
 
