@@ -1,6 +1,12 @@
+from dataclasses import replace
+
+import pytest
 import torch
 import torch.nn.functional as F
 
+from ssl_examples.checks import check_recipe
+from ssl_examples.errors import UserError
+from ssl_examples.methods import ijepa
 from ssl_examples.methods.ijepa import IJEPA, context_and_targets, random_blocks
 from ssl_examples.nets import ViT
 from tests.conftest import loss_before_and_after
@@ -108,3 +114,11 @@ def test_a_training_step_lowers_the_loss_and_no_gradient_reaches_the_target(tiny
     model.zero_grad()
     before, after = loss_before_and_after(model, lambda m: m(batch)[0], steps=15, lr=2e-3)
     assert after < 0.9 * before
+
+
+def test_bad_recipes_are_one_line_errors():
+    check_recipe(ijepa.RECIPE, ijepa)
+    for bad, message in [(dict(target_min_scale=0.3), "target-min-scale"), (dict(context_max_scale=1.5), "fraction"),
+                         (dict(backbone="resnet18"), "needs a Vision Transformer")]:
+        with pytest.raises(UserError, match=message):
+            check_recipe(replace(ijepa.RECIPE, **bad), ijepa)

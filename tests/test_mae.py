@@ -1,5 +1,11 @@
+from dataclasses import replace
+
+import pytest
 import torch
 
+from ssl_examples.checks import check_recipe
+from ssl_examples.errors import UserError
+from ssl_examples.methods import mae
 from ssl_examples.methods.mae import MAE, masked_mse, normalise_patches, patchify, random_masking, unpatchify
 from ssl_examples.nets import ViT
 from tests.conftest import loss_before_and_after
@@ -88,3 +94,11 @@ def test_a_training_step_lowers_the_loss(tiny_data):
     batch = tiny_data.train.__getitems__(list(range(16)))
     before, after = loss_before_and_after(model, lambda m: m(batch)[0], steps=15, lr=2e-3)
     assert after < 0.9 * before
+
+
+def test_bad_recipes_are_one_line_errors():
+    check_recipe(mae.RECIPE, mae)
+    for bad, message in [(dict(backbone="convnet"), "needs a Vision Transformer"),
+                         (dict(mask_ratio=1.0), "mask-ratio"), (dict(image_size=30), "multiple of the 4 px")]:
+        with pytest.raises(UserError, match=message):
+            check_recipe(replace(mae.RECIPE, **bad), mae)

@@ -1,10 +1,15 @@
 import math
+from dataclasses import replace
 
+import pytest
 import torch
 import torch.nn.functional as F
 from lightly.loss import NTXentLoss
 
+from ssl_examples.checks import check_recipe
 from ssl_examples.ema import cosine_momentum
+from ssl_examples.errors import UserError
+from ssl_examples.methods import moco_v3
 from ssl_examples.methods.moco_v3 import MoCoV3, contrastive_loss
 from ssl_examples.nets import ViT
 from tests.conftest import loss_before_and_after
@@ -90,3 +95,11 @@ def test_a_training_step_lowers_the_loss(tiny_data):
     before, after = loss_before_and_after(model, lambda m: m(batch)[0], steps=10, lr=1e-3,
                                           params=[p for p in model.parameters() if p.requires_grad])
     assert after < 0.95 * before
+
+
+def test_bad_recipes_are_one_line_errors():
+    check_recipe(moco_v3.RECIPE, moco_v3)
+    for bad, message in [(dict(view_size=18), "view-size=18"), (dict(view2_solarize_p=1.5), "probability"),
+                         (dict(backbone="convnet"), "needs a Vision Transformer")]:
+        with pytest.raises(UserError, match=message):
+            check_recipe(replace(moco_v3.RECIPE, **bad), moco_v3)
