@@ -1,5 +1,7 @@
-r"""I-JEPA: the image-based joint-embedding predictive architecture (Assran, Duval, Misra,
-Bojanowski, Vincent, Rabbat, LeCun and Ballas, CVPR 2023).
+r"""I-JEPA: predicting the representations of hidden blocks (Assran et al., CVPR 2023).
+
+The image-based joint-embedding predictive architecture of Assran, Duval, Misra, Bojanowski,
+Vincent, Rabbat, LeCun and Ballas.
 
 Idea: show the network one large *context* block of an image and ask **what are the
 representations of four other blocks of this image?** Unlike MAE, nothing is painted: the

@@ -1,5 +1,6 @@
-r"""MoCo v3: contrastive learning for Vision Transformers (Chen, Xie and He, "An Empirical Study
-of Training Self-Supervised Vision Transformers", ICCV 2021).
+r"""MoCo v3: momentum contrast for Vision Transformers (Chen, Xie and He, ICCV 2021).
+
+"An Empirical Study of Training Self-Supervised Vision Transformers".
 
 Idea: MoCo's question (**which key comes from the same image as this query?**) put on a
 Vision Transformer, with what two years of contrastive learning had taught. The queue is
