@@ -48,8 +48,10 @@ def paint_patches(x: torch.Tensor, patches: torch.Tensor, where: torch.Tensor, p
 
 
 def mae_figure(path: Path) -> None:
-    """Photographs at 32 px: the 25 % of patches the encoder sees, MAE's painting of the other
-    75 % (pasted between the visible ones), and the original."""
+    """Photographs at 32 px: the 25 % of patches the encoder sees; MAE's prediction for the
+    other 75 %, pasted between the visible ones, first as the bare predicted pattern (what the
+    network outputs: normalised pixels), then with each hidden patch's true mean and spread put
+    back (as the paper's figures do); and the original."""
     model = trained_mae()
     p = model.backbone.patch_size
     x = torch.cat([photo(name, 32) for name in PHOTOS])
@@ -64,7 +66,10 @@ def mae_figure(path: Path) -> None:
     painted = (predicted * std + mean).clamp(0, 1) if model.norm_pix_loss else predicted.clamp(0, 1)
     visible = paint_patches(x, torch.full_like(truth, GREY), masked, p)
     filled = paint_patches(x, painted, masked, p)
-    rows = [(visible, "what the encoder sees (25 %)"), (filled, "MAE's painting of the rest"), (x, "original")]
+    # What the network itself contributes: the predicted pattern, on a common grey and spread
+    pattern = paint_patches(x, (GREY + 0.15 * predicted).clamp(0, 1), masked, p)
+    rows = [(visible, "what the encoder sees"), (pattern, "predicted patterns"),
+            (filled, "with the true means"), (x, "original")]
     fig, axes = plt.subplots(len(rows), len(x), figsize=(1.9 * len(x), 1.9 * len(rows) + 0.2))
     for i, (images, title) in enumerate(rows):
         for j in range(len(x)):
