@@ -1,4 +1,4 @@
-"""Command line: ``python -m ssl_examples {list, pretrain, evaluate, bench, figures}``.
+"""Command line: ``python -m ssl_examples {list, pretrain, evaluate, bench, speed, figures}``.
 
 Mistakes a user can make (an unknown method, a missing folder, a corrupt image, a bad
 checkpoint, a diverging loss) end with one line on stderr and exit status 2.
@@ -36,9 +36,12 @@ def add_runtime_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N, mps")
     g.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"])
     g.add_argument("--channels-last", action="store_true", help="NHWC memory layout (faster on GPUs)")
-    g.add_argument("--compile", action="store_true", help="torch.compile the model")
+    g.add_argument("--compile", nargs="?", const="default", default="",
+                   choices=["default", "reduce-overhead", "max-autotune"],
+                   help="torch.compile the model; reduce-overhead also replays each step as CUDA graphs")
     g.add_argument("--seed", type=int, default=0)
-    g.add_argument("--workers", type=int, default=4, help="DataLoader workers for image folders")
+    g.add_argument("--workers", type=int, default=None,
+                   help="DataLoader workers for image folders (default: train.Runtime's, 4)")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
     g.add_argument("--sync-bn", action="store_true",
                    help="under torchrun on GPUs: BatchNorm statistics over all processes (SyncBatchNorm)")
@@ -94,12 +97,24 @@ def make_parser() -> Parser:
                    help="also fine-tune each run with these percentages of the labels (1, 10, 100)")
     p.add_argument("--out", type=Path, default=None,
                    help="results file (default: docs/results/bench.json, bench-gpu.json for --tier gpu)")
-    p.add_argument("--speed", action="store_true",
-                   help="instead: training throughput of SimCLR and MoCo (ResNet-18), ours vs lightly")
-    p.add_argument("--steps", type=int, default=3, help="--speed: timed steps per measurement")
-    p.add_argument("--speed-batch", type=int, default=64, help="--speed: batch size")
-    p.add_argument("--speed-backbone", default="resnet18-cifar", help="--speed: backbone")
     add_runtime_args(p)
+
+    p = sub.add_parser("speed", help="training throughput of SimCLR and MoCo, ours vs lightly, each timed alone")
+    p.add_argument("--tables", nargs="+", default=["augmentation", "step", "end-to-end"],
+                   choices=["augmentation", "step", "end-to-end", "loop"],
+                   help="loop: our whole training loop (train.py) for --epochs epochs, SimCLR and MoCo")
+    p.add_argument("--epochs", type=int, default=3, help="loop: epochs (the first, which compiles, is not timed)")
+    p.add_argument("--methods", nargs="+", default=["simclr", "moco"], choices=["simclr", "moco"],
+                   help="loop: the methods to train")
+    p.add_argument("--backbone", default="resnet18-cifar")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--image-size", type=int, default=32)
+    p.add_argument("--num-images", type=int, default=None, help="random images to draw batches from (default: 16 batches)")
+    p.add_argument("--steps", type=int, default=3, help="timed steps per measurement (at least)")
+    p.add_argument("--min-seconds", type=float, default=0.0, help="... and at least this long")
+    p.add_argument("--rounds", type=int, default=1, help="time every contender this many times, in turn; report the median")
+    p.add_argument("--out", type=Path, default=None, help="also write the tables as JSON here")
+    add_runtime_args(p)  # --workers: lightly's DataLoader workers (default: one per core)
 
     p = sub.add_parser("figures", help="regenerate the figures of the decks and pages")
     p.add_argument("names", nargs="*", help="only these figures (default: all)")
@@ -110,9 +125,10 @@ def make_parser() -> Parser:
 def runtime_from(args):
     from .train import Runtime
 
+    workers = {} if args.workers is None else {"workers": args.workers}  # the default lives in Runtime
     return Runtime(device=args.device, precision=args.precision, channels_last=args.channels_last,
-                   compile=args.compile, seed=args.seed, workers=args.workers, progress=not args.no_progress,
-                   sync_bn=args.sync_bn)
+                   compile=args.compile, seed=args.seed, progress=not args.no_progress, sync_bn=args.sync_bn,
+                   **workers)
 
 
 def get_method(name: str):
@@ -194,7 +210,7 @@ def cmd_pretrain(args) -> None:
     if checkpoint.exists() and not args.resume:
         raise UserError(f"{checkpoint} exists: pass --resume to continue that run, or --out DIR for a new one")
     data_name = args.data or "world"
-    data = load_for_method(method, data_name, recipe.image_size, recipe.num_images, args.data_root, args.download)
+    data = load_for_method(method, recipe, data_name, args.data_root, args.download)
     torch.manual_seed(runtime.seed)
     model = method.build(recipe, data)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -271,11 +287,6 @@ def cmd_evaluate(args) -> None:
 
 
 def cmd_bench(args) -> None:
-    if args.speed:
-        from .speed import run_speed
-
-        run_speed(runtime_from(args), steps=args.steps, batch_size=args.speed_batch, backbone=args.speed_backbone)
-        return
     from .bench import run_bench
     from .checks import check_runtime
 
@@ -287,6 +298,24 @@ def cmd_bench(args) -> None:
     run_bench(args.methods, args.out, runtime, seeds=args.seeds, tier=args.tier, finetune_fractions=args.finetune)
 
 
+def cmd_speed(args) -> None:
+    import shlex
+
+    from .speed import default_workers, run_speed
+
+    if args.epochs < 2:
+        raise UserError("speed --epochs must be at least 2 (the first one is not timed)")
+    if args.batch_size < 16 or args.batch_size % 8:
+        raise UserError("speed --batch-size must be a multiple of 8, at least 16 (MoCo's 8 BatchNorm groups)")
+    runtime = runtime_from(args)
+    if args.workers is None:
+        runtime = replace(runtime, workers=default_workers())
+    run_speed(runtime, steps=args.steps, batch_size=args.batch_size, backbone=args.backbone,
+              image_size=args.image_size, num_images=args.num_images, rounds=args.rounds,
+              min_seconds=args.min_seconds, tables=tuple(args.tables), out=args.out, epochs=args.epochs,
+              loop_methods=tuple(args.methods), command="python -m ssl_examples " + shlex.join(args.argv))
+
+
 def cmd_figures(args) -> None:
     from .figures import make_figures
 
@@ -296,8 +325,9 @@ def cmd_figures(args) -> None:
 def main(argv=None) -> int:
     try:
         args = make_parser().parse_args(argv)
+        args.argv = list(sys.argv[1:] if argv is None else argv)
         {"list": cmd_list, "pretrain": cmd_pretrain, "evaluate": cmd_evaluate,
-         "bench": cmd_bench, "figures": cmd_figures}[args.command](args)
+         "bench": cmd_bench, "speed": cmd_speed, "figures": cmd_figures}[args.command](args)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -10,7 +10,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from .color import from_hue, hsv_to_rgb, hue_value_chroma, luma, rgb_to_hsv  # noqa: F401 (re-exported)
+from .color import LUMA_WEIGHTS, from_hue, hsv_to_rgb, hue_value_chroma, luma, rgb_to_hsv  # noqa: F401 (re-exported)
 
 
 def crop_boxes(batch_size: int, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3), device=None) -> torch.Tensor:
@@ -95,6 +95,59 @@ def _uniform(b: int, low: float, high: float, device) -> torch.Tensor:
     return torch.empty(b, device=device).uniform_(low, high)
 
 
+# Brightness, contrast and saturation are linear in the image and its grey levels, so any run
+# of them composes into one map  y = a x + g G(x) + m M(x),  with G(x) each pixel's luma
+# (copied to the three channels) and M(x) the image's mean luma. With s = the sum of the luma
+# weights (G of a grey image is s times it, likewise M), each change updates (a, g, m):
+#   brightness f:  (a, g, m) -> f (a, g, m)
+#   contrast f:    m -> f m + (1 - f)(a + s g + s m), a -> f a, g -> f g
+#   saturation f:  g -> f g + (1 - f)(a + s g), m -> f m + (1 - f) s m, a -> f a
+def _compose(coef: torch.Tensor, op: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
+    """Apply linear change ``op`` (0 brightness, 1 contrast, 2 saturation; per image) with
+    factor ``f`` to the coefficients ``(B, 3)`` = (a, g, m)."""
+    a, g, m = coef.unbind(1)
+    s = sum(LUMA_WEIGHTS)
+    contrast = torch.stack([f * a, f * g, f * m + (1 - f) * (a + s * g + s * m)], 1)
+    saturation = torch.stack([f * a, f * g + (1 - f) * (a + s * g), f * m + (1 - f) * s * m], 1)
+    out = torch.where((op == 1)[:, None], contrast, f[:, None] * coef)
+    return torch.where((op == 2)[:, None], saturation, out)
+
+
+def _apply_linear(x: torch.Tensor, coef: torch.Tensor) -> torch.Tensor:
+    grey = luma(x)
+    a, g, m = (c.view(-1, 1, 1, 1) for c in coef.unbind(1))
+    return (a * x + g * grey + m * grey.mean(dim=(1, 2, 3), keepdim=True)).clamp(0, 1)
+
+
+def jitter_in_order(x: torch.Tensor, factors: torch.Tensor, order: torch.Tensor,
+                    rotate_hue: bool = True) -> torch.Tensor:
+    """Brightness, contrast, saturation (factors ``(B, 3)`` of ``factors[:, :3]``) and hue
+    (shift ``factors[:, 3]``) applied to each image in its own ``order`` (``(B, 4)``, a
+    permutation of 0..3 per image: 0 brightness, 1 contrast, 2 saturation, 3 hue).
+
+    The linear changes before the hue rotation are composed into one map, then the hue is
+    rotated, then the linear changes after it: three passes over the batch whatever the
+    order. The result is clipped to [0, 1] once per pass; torchvision clips after every
+    change, which differs only where an intermediate change left [0, 1]. ``rotate_hue=False``
+    skips the hue pass (a jitter without hue).
+    """
+    b = x.shape[0]
+    identity = torch.tensor([1.0, 0.0, 0.0], device=x.device, dtype=x.dtype).expand(b, 3)
+    before, after = identity, identity
+    hue_seen = torch.zeros(b, dtype=torch.bool, device=x.device)
+    for r in range(4):
+        op = order[:, r]
+        hue_seen = hue_seen | (op == 3)
+        f = factors.gather(1, op.clamp(max=2)[:, None]).squeeze(1)
+        linear = op != 3
+        before = torch.where((linear & ~hue_seen)[:, None], _compose(before, op, f), before)
+        after = torch.where((linear & hue_seen)[:, None], _compose(after, op, f), after)
+    y = _apply_linear(x, before)
+    if rotate_hue:
+        y = adjust_hue(y, factors[:, 3])
+    return _apply_linear(y, after)
+
+
 def color_jitter(x: torch.Tensor, brightness: float = 0.4, contrast: float = 0.4, saturation: float = 0.4,
                  hue: float = 0.1, p: float = 0.8) -> torch.Tensor:
     """Random brightness, contrast, saturation and hue, each image with its own factors and
@@ -112,19 +165,7 @@ def color_jitter(x: torch.Tensor, brightness: float = 0.4, contrast: float = 0.4
                            _uniform(b, max(0.0, 1 - saturation), 1 + saturation, dev),
                            _uniform(b, -hue, hue, dev)], dim=1)  # (B, 4)
     order = torch.rand(b, 4, device=dev).argsort(dim=1)  # order[i, r]: image i's r-th change
-    ops = (adjust_brightness, adjust_contrast, adjust_saturation, adjust_hue)
-    identity = (1.0, 1.0, 1.0, 0.0)  # the factor that leaves an image as it is
-    y = x
-    # In round r every image gets the change it draws for position r; the other three
-    # changes run with their identity factor for it, so the whole batch stays one tensor
-    # (no per-image Python loop, no host synchronisation).
-    for r in range(4):
-        for k, op in enumerate(ops):
-            if k == 3 and hue == 0:
-                continue
-            mine = order[:, r] == k
-            y = op(y, torch.where(mine, factors[:, k], torch.full_like(factors[:, k], identity[k])))
-    return torch.where(apply.view(-1, 1, 1, 1), y, x)
+    return torch.where(apply.view(-1, 1, 1, 1), jitter_in_order(x, factors.to(x.dtype), order, hue > 0), x)
 
 
 def random_grayscale(x: torch.Tensor, p: float = 0.2) -> torch.Tensor:

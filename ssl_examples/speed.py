@@ -1,7 +1,7 @@
-"""Training throughput of SimCLR and MoCo: ours next to lightly's, interleaved in one run.
+"""Training throughput of SimCLR and MoCo: ours next to lightly's, each contender timed alone.
 
-``python -m ssl_examples bench --speed`` prints three tables, all in images per second
-(an image's two views count once):
+``python -m ssl_examples speed`` prints three tables, all in images per second (an image's
+two views count once), and a ratio ours / theirs under each pair:
 
 1. augmentation only: two SimCLR views of a batch, our batched ops on the device vs
    kornia (batched) vs per-image pipelines (torchvision v2 on uint8 tensors, lightly's
@@ -9,28 +9,41 @@
 2. one optimisation step on ready-made views: our SimCLR / MoCo modules vs lightly's heads
    and losses (``SimCLRProjectionHead`` + ``NTXentLoss``; ``MoCoProjectionHead`` +
    ``NTXentLoss`` with a memory bank + ``update_momentum``) on the same backbone, batch and
-   optimiser (SGD with momentum);
-3. end to end: ours (uint8 batches from memory, augmented on the device inside the model)
-   vs lightly's recipe (per-image transforms in a DataLoader, then the step).
+   optimiser (SGD with momentum, fused on a GPU); our MoCo once with plain BatchNorm like
+   lightly's, once with the split BatchNorm it trains with;
+3. end to end: ours (uint8 images resident on the device, batches indexed there and
+   augmented inside the model) vs lightly's recipe at its best (per-image transforms in a
+   DataLoader with one worker per core, pinned memory, persistent workers).
 
-Measurements of the two contenders alternate (A, B, A, B, ...) so that a machine whose
-load changes during the run hurts both alike; each number is the median over ``steps``.
-The same command with ``--device cuda --precision bf16 --channels-last --compile`` is the
-GPU check (``benchmarks/gpu_check.sh`` runs the combinations).
+How it times: each contender runs alone, a block of warm-up steps and then a timed block of
+at least ``steps`` steps and ``min_seconds`` seconds, with the device synchronised only at
+the ends of the block (a training loop's throughput, not one step's latency). A DataLoader
+lives only during its own contender's turn, so its workers never prepare batches while
+another contender is being timed; its warm-up is long enough to empty the batches it had
+prepared in advance. On a loaded machine, ``rounds`` > 1 repeats every block in turn and
+reports the median. Where ``nvidia-smi`` exists, the GPU's busy fraction (``nvidia-smi dmon
+-s u``, its ``sm`` column, one sample a second) is printed beside each end-to-end contender.
 """
 
 import copy
+import gc
+import json
+import os
+import shutil
 import statistics
+import subprocess
 import time
+from dataclasses import replace
+from pathlib import Path
 
 import torch
 from torch import nn
 
 from .augment import simclr_view
-from .methods.moco import MoCo
-from .methods.simclr import SimCLR
+from .data import TensorImages, make_loader, resident
+from .methods import moco, simclr
 from .nets import make_backbone
-from .train import Runtime, autocast_dtype, pick_device
+from .train import Runtime, autocast_dtype, pick_device, to_device
 
 HIDDEN, OUT = 512, 128  # projection heads: the same sizes on both sides
 
@@ -40,25 +53,109 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def interleaved(contenders: dict, steps: int, device: torch.device, warmup: int = 1) -> dict[str, float]:
-    """Median seconds per call of each zero-argument function, calls alternating between them."""
-    times: dict[str, list[float]] = {name: [] for name in contenders}
-    for i in range(warmup + steps):
-        for name, fn in contenders.items():
-            _sync(device)
-            start = time.perf_counter()
-            fn()
-            _sync(device)
-            if i >= warmup:
-                times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) for name, t in times.items()}
+class GpuBusy:
+    """The fraction of time the GPU was running a kernel while inside the ``with`` block.
+
+    Read from ``nvidia-smi dmon -s u`` (its ``sm`` column, one sample a second); ``None``
+    where there is no ``nvidia-smi`` or the block gave no sample.
+    """
+
+    def __init__(self, device: torch.device):
+        self.device, self.process, self.fraction = device, None, None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def start(self) -> "GpuBusy":
+        if self.device.type == "cuda" and shutil.which("nvidia-smi") and self.process is None:
+            which = []  # one GPU: nvidia-smi's only one; else name ours by its UUID
+            uuid = str(getattr(torch.cuda.get_device_properties(self.device), "uuid", ""))
+            if uuid and (torch.cuda.device_count() > 1 or os.environ.get("CUDA_VISIBLE_DEVICES")):
+                which = ["-i", uuid if uuid.startswith("GPU-") else f"GPU-{uuid}"]
+            self.process = subprocess.Popen(["nvidia-smi", "dmon", "-s", "u", "-d", "1", *which],
+                                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        return self
+
+    def stop(self) -> float | None:
+        if self.process is None:
+            return self.fraction
+        self.process.terminate()
+        out, _ = self.process.communicate()
+        column, samples = None, []
+        for line in out.splitlines():
+            words = line.split()
+            if line.startswith("#") and "sm" in words:
+                column = words.index("sm") - 1  # the header starts with '#'
+            elif column is not None and len(words) > column and words[column].isdigit():
+                samples.append(int(words[column]))
+        if len(samples) > 2:
+            samples = samples[1:]  # the first sample can reach back before the block
+        self.fraction = statistics.mean(samples) / 100 if samples else None
+        return self.fraction
+
+
+def time_alone(make_fn, steps: int, device: torch.device, warmup: int, min_seconds: float,
+               busy: bool = False) -> tuple[float, float | None]:
+    """Seconds per call of ``make_fn()``'s function over a timed block; the GPU's busy fraction.
+
+    ``make_fn`` builds the contender (say, starts its DataLoader); it is dropped afterwards.
+    """
+    fn = make_fn()
+    for _ in range(warmup):
+        fn()
+    _sync(device)
+    with GpuBusy(device if busy else torch.device("cpu")) as gpu:
+        calls, start = 0, time.perf_counter()
+        while calls < steps or time.perf_counter() - start < min_seconds:
+            fn()  # queued on a GPU: the host runs at most a few steps ahead of the device
+            calls += 1
+        _sync(device)
+        seconds = (time.perf_counter() - start) / calls
+    del fn
+    gc.collect()  # a DataLoader's workers end with it, before the next contender starts
+    return seconds, gpu.fraction
+
+
+def time_training_loop(method: str, images: torch.Tensor, batch_size: int, backbone: str, epochs: int,
+                       runtime: Runtime) -> tuple[float, float | None]:
+    """Images per second of our whole training loop (``train.train``, as ``pretrain`` runs it)
+    over every epoch but the first (which compiles and warms up), and the GPU's busy fraction then."""
+    from .train import train
+
+    device = pick_device(runtime.device)
+    data = TensorImages(images, torch.zeros(len(images), dtype=torch.long))
+    if method == "simclr":  # SimCLR's CIFAR-10 settings: LARS, lr 0.3 x batch / 256
+        recipe = simclr.SimCLRRecipe(backbone=backbone, batch_size=batch_size, epochs=epochs, optimizer="lars",
+                                     lr=0.3 * batch_size / 256, image_size=images.shape[-1])
+    else:  # MoCo v2's: SGD, a queue of 4096 keys, split BatchNorm in 8 groups
+        recipe = moco.MoCoRecipe(backbone=backbone, batch_size=batch_size, epochs=epochs, optimizer="sgd",
+                                 lr=0.06 * batch_size / 256, image_size=images.shape[-1])
+    torch.manual_seed(runtime.seed)
+    model = {"simclr": simclr, "moco": moco}[method].build(recipe, None)
+    steps_per_epoch = len(data) // batch_size
+    busy, marks = GpuBusy(device), []
+    method_on_step = getattr(model, "on_step", None)
+
+    def on_step(progress: float) -> None:  # the clock starts once the first step of epoch 2 is done
+        if method_on_step is not None:
+            method_on_step(progress)
+        if not marks and progress * epochs > 1:
+            marks.append(time.perf_counter())
+            busy.start()
+
+    model.on_step = on_step
+    train(model, data, recipe, replace(runtime, progress=False))
+    seconds = time.perf_counter() - marks[0]  # train() waited for the device at the end of the last epoch
+    return ((epochs - 1) * steps_per_epoch - 1) * batch_size / seconds, busy.stop()
 
 
 # --- augmentation only -------------------------------------------------------------------
 def augmentation_contenders(images: torch.Tensor, device: torch.device) -> dict:
     import kornia.augmentation as K
     from lightly.transforms import SimCLRTransform
-    from PIL import Image
     from torchvision.transforms import v2
 
     size = images.shape[-1]
@@ -70,7 +167,7 @@ def augmentation_contenders(images: torch.Tensor, device: torch.device) -> dict:
                           v2.RandomApply([v2.ColorJitter(0.4, 0.4, 0.4, 0.1)], p=0.8), v2.RandomGrayscale(0.2),
                           v2.ToDtype(torch.float32, scale=True)])
     lightly_views = SimCLRTransform(input_size=size, cj_strength=0.5, gaussian_blur=0.0, normalize=None)
-    pil = [Image.fromarray(im.permute(1, 2, 0).numpy()) for im in images]
+    pil = as_pil(images)
 
     def ours():
         x = on_device.float() / 255
@@ -136,13 +233,20 @@ class LightlyMoCo(nn.Module):
         return self.criterion(q, k), {}
 
 
+MOCO_SPLIT = "MoCo ours, split BN (8 groups)"
+
+
 def make_models(backbone: str, device: torch.device, channels_last: bool) -> dict[str, nn.Module]:
     torch.manual_seed(0)
     models = {
-        "SimCLR ours": SimCLR(make_backbone(backbone), temperature=0.5, proj_dim=OUT, hidden_dim=HIDDEN),
+        "SimCLR ours": simclr.build(replace(simclr.RECIPE, backbone=backbone, temperature=0.5, proj_dim=OUT,
+                                            hidden_dim=HIDDEN), None),
         "SimCLR lightly": LightlySimCLR(make_backbone(backbone)),
-        "MoCo ours": MoCo(make_backbone(backbone), proj_dim=OUT, hidden_dim=HIDDEN, bn_splits=1),
+        "MoCo ours": moco.build(replace(moco.RECIPE, backbone=backbone, proj_dim=OUT, hidden_dim=HIDDEN, bn_splits=1,
+                                        queue_size=4096), None),  # lightly's queue below has 4096 keys too
         "MoCo lightly": LightlyMoCo(make_backbone(backbone)),
+        MOCO_SPLIT: moco.build(replace(moco.RECIPE, backbone=backbone, proj_dim=OUT, hidden_dim=HIDDEN, bn_splits=8,
+                                       queue_size=4096), None),
     }
     for m in models.values():
         m.to(device).train()
@@ -151,14 +255,18 @@ def make_models(backbone: str, device: torch.device, channels_last: bool) -> dic
     return models
 
 
-def make_step(model: nn.Module, loss_fn, device: torch.device, amp: torch.dtype | None, compile_model: bool):
+def make_step(model: nn.Module, loss_fn, device: torch.device, amp: torch.dtype | None, compile_mode: str):
     """One SGD step (the same optimiser for every contender) as a zero-argument function."""
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.SGD(params, lr=0.03, momentum=0.9, weight_decay=5e-4)
-    if compile_model:
-        model.backbone.compile()
+    fused = {"fused": True} if device.type == "cuda" else {}
+    optimizer = torch.optim.SGD(params, lr=0.03, momentum=0.9, weight_decay=5e-4, **fused)
+    if compile_mode and not getattr(model.backbone, "_compiled_call_impl", None):
+        model.backbone.compile(mode=None if compile_mode in (True, "default") else compile_mode)
+    graphs = compile_mode == "reduce-overhead"
 
     def step():
+        if graphs:
+            torch.compiler.cudagraph_mark_step_begin()
         with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
             loss = loss_fn()
         optimizer.zero_grad(set_to_none=True)
@@ -167,13 +275,18 @@ def make_step(model: nn.Module, loss_fn, device: torch.device, amp: torch.dtype 
     return step
 
 
-def lightly_loader(images: torch.Tensor, batch_size: int, workers: int):
-    """lightly's way: PIL images through a per-image two-view transform in a DataLoader."""
-    from lightly.transforms import SimCLRTransform
+def as_pil(images: torch.Tensor) -> list:
     from PIL import Image
 
-    transform = SimCLRTransform(input_size=images.shape[-1], cj_strength=0.5, gaussian_blur=0.0, normalize=None)
-    pil = [Image.fromarray(im.permute(1, 2, 0).numpy()) for im in images]
+    return [Image.fromarray(im.permute(1, 2, 0).numpy()) for im in images]
+
+
+def lightly_loader(pil: list, batch_size: int, workers: int, pin_memory: bool):
+    """lightly's way, at its best: PIL images through a per-image two-view transform in a
+    DataLoader with ``workers`` processes, pinned memory and persistent workers."""
+    from lightly.transforms import SimCLRTransform
+
+    transform = SimCLRTransform(input_size=pil[0].size[0], cj_strength=0.5, gaussian_blur=0.0, normalize=None)
 
     class Views(torch.utils.data.Dataset):
         def __len__(self):
@@ -183,7 +296,8 @@ def lightly_loader(images: torch.Tensor, batch_size: int, workers: int):
             return transform(pil[i])
 
     return torch.utils.data.DataLoader(Views(), batch_size=batch_size, shuffle=True, drop_last=True,
-                                       num_workers=workers, persistent_workers=workers > 0)
+                                       num_workers=workers, pin_memory=pin_memory,
+                                       persistent_workers=workers > 0)
 
 
 def endless(loader):
@@ -193,69 +307,112 @@ def endless(loader):
 
 # --8<-- [start:speed]
 def run_speed(runtime: Runtime, steps: int = 3, batch_size: int = 64, backbone: str = "resnet18-cifar",
-              image_size: int = 32) -> dict:
-    """Print (and return) the three throughput tables; see the module docstring."""
-    from .data import TensorImages, make_loader
-
+              image_size: int = 32, num_images: int | None = None, rounds: int = 1, min_seconds: float = 0.0,
+              tables: tuple[str, ...] = ("augmentation", "step", "end-to-end"), out: Path | None = None,
+              epochs: int = 3, loop_methods: tuple[str, ...] = ("simclr", "moco"), command: str = "") -> dict:
+    """Print (and return, and with ``out`` write as JSON) the throughput tables; see the module docstring."""
     device = pick_device(runtime.device)
     amp = autocast_dtype(device, runtime.precision)
+    workers = runtime.workers
     g = torch.Generator().manual_seed(0)
-    images = torch.randint(0, 256, (4 * batch_size, 3, image_size, image_size), dtype=torch.uint8, generator=g)
-    print(f"device {device}, {torch.get_num_threads()} threads, batch {batch_size}, {image_size} px, "
-          f"backbone {backbone}, precision {runtime.precision}, channels_last {runtime.channels_last}, "
-          f"compile {runtime.compile}, median of {steps} steps", flush=True)
-    results: dict[str, dict[str, float]] = {}
+    num_images = num_images or 16 * batch_size
+    images = torch.randint(0, 256, (num_images, 3, image_size, image_size), dtype=torch.uint8, generator=g)
+    settings = {"device": str(device), "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
+                "threads": torch.get_num_threads(), "batch": batch_size, "image_size": image_size,
+                "images": num_images, "backbone": backbone,
+                "precision": str(amp).removeprefix("torch.") if amp else "fp32",
+                "channels_last": runtime.channels_last, "compile": runtime.compile, "steps": steps,
+                "min_seconds": min_seconds, "rounds": rounds, "lightly_workers": workers, "torch": torch.__version__,
+                "command": command, "updated": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+    print("  ".join(f"{k} {v}" for k, v in settings.items()), flush=True)
+    results: dict = {"settings": settings}
 
-    def table(title: str, seconds: dict[str, float], pairs: list[tuple[str, str]]) -> None:
-        rates = {name: batch_size / s for name, s in seconds.items()}
-        results[title] = rates
-        print(f"\n{title}\n  {'':40s}{'images/s':>10s}")
+    def save() -> None:  # after every table, so that a run cut short keeps what it measured
+        if out:
+            Path(out).parent.mkdir(parents=True, exist_ok=True)
+            Path(out).write_text(json.dumps(results, indent=1) + "\n")
+
+    def table(title: str, contenders: dict, pairs: list[tuple[str, str]], warmup=lambda name: 1, busy=False):
+        seconds: dict[str, list[float]] = {name: [] for name in contenders}
+        busy_at: dict[str, list[float]] = {name: [] for name in contenders}
+        for _ in range(rounds):
+            for name, make_fn in contenders.items():
+                s, fraction = time_alone(make_fn, steps, device, warmup(name), min_seconds, busy)
+                seconds[name].append(s)
+                if fraction is not None:
+                    busy_at[name].append(fraction)
+        rates = {name: batch_size / statistics.median(s) for name, s in seconds.items()}
+        busy_median = {name: statistics.median(b) for name, b in busy_at.items() if b}
+        results[title] = {"images_per_s": rates, "gpu_busy": busy_median,
+                          "ratios": {f"{a} / {b}": rates[a] / rates[b] for a, b in pairs}}
+        print(f"\n{title}\n  {'':42s}{'images/s':>10s}" + (f"{'GPU busy':>10s}" if busy_median else ""))
         for name, r in rates.items():
-            print(f"  {name:40s}{r:10.1f}")
+            print(f"  {name:42s}{r:10.1f}" + (f"{100 * busy_median[name]:9.0f}%" if name in busy_median else ""))
         for a, b in pairs:
             print(f"  ratio {a} / {b}: {rates[a] / rates[b]:.2f}")
+        print(flush=True)
+        save()
 
-    # 1. augmentation only (both views of a batch)
-    aug = augmentation_contenders(images[:batch_size], device)
-    table("augmentation only (two SimCLR views)", interleaved(aug, steps, device),
-          [("ours (batched, on device)", "torchvision v2 (per image)"),
-           ("ours (batched, on device)", "kornia (batched, on device)")])
+    if "augmentation" in tables:  # both views of a batch
+        aug = augmentation_contenders(images[:batch_size], device)
+        table("augmentation only (two SimCLR views)", {name: (lambda fn=fn: fn) for name, fn in aug.items()},
+              [("ours (batched, on device)", "torchvision v2 (per image)"),
+               ("ours (batched, on device)", "kornia (batched, on device)"),
+               ("ours (batched, on device)", "lightly SimCLRTransform (per image)")])
 
-    # 2. training step on ready-made views
-    models = make_models(backbone, device, runtime.channels_last)
-    v1, v2 = (torch.rand(batch_size, 3, image_size, image_size, generator=g).to(device) for _ in range(2))
-    if runtime.channels_last:
-        v1, v2 = (v.contiguous(memory_format=torch.channels_last) for v in (v1, v2))
-    fns = {name: make_step(m, lambda m=m: m.loss_from_views(v1, v2)[0], device, amp, runtime.compile)
-           for name, m in models.items()}
-    table(f"training step, views given ({backbone})", interleaved(fns, steps, device),
-          [("SimCLR ours", "SimCLR lightly"), ("MoCo ours", "MoCo lightly")])
+    models = make_models(backbone, device, runtime.channels_last) if {"step", "end-to-end"} & set(tables) else {}
+    pairs = [("SimCLR ours", "SimCLR lightly"), ("MoCo ours", "MoCo lightly"), (MOCO_SPLIT, "MoCo lightly")]
+    if "step" in tables:  # a training step on ready-made views
+        v1, v2 = (torch.rand(batch_size, 3, image_size, image_size, generator=g).to(device) for _ in range(2))
+        if runtime.channels_last:
+            v1, v2 = (v.contiguous(memory_format=torch.channels_last) for v in (v1, v2))
+        fns = {name: (lambda m=m: make_step(m, lambda: m.loss_from_views(v1, v2)[0], device, amp, runtime.compile))
+               for name, m in models.items()}
+        table(f"training step, views given ({backbone})", fns, pairs, warmup=lambda name: 2)
 
-    # 3. end to end: data -> augmentation -> step
-    ours_data = TensorImages(images, torch.zeros(len(images), dtype=torch.long))
-    ours_batches = endless(make_loader(ours_data, batch_size, shuffle=True))
-    theirs_batches = {name: endless(lightly_loader(images, batch_size, runtime.workers))
-                      for name in ("SimCLR lightly", "MoCo lightly")}
+    if "end-to-end" in tables:  # data -> augmentation -> step
+        ours_data = resident(TensorImages(images, torch.zeros(len(images), dtype=torch.long)), device)
+        pil = as_pil(images)
 
-    def ours_end_to_end(model):
-        def loss():
-            batch = next(ours_batches)
-            return model({k: v.to(device) for k, v in batch.items()})[0]
-        return loss
+        def ours(model):
+            def make_fn():
+                batches = endless(make_loader(ours_data, batch_size, shuffle=True))
+                return make_step(model, lambda: model(to_device(next(batches), device, runtime.channels_last))[0],
+                                 device, amp, runtime.compile)
+            return make_fn
 
-    def lightly_end_to_end(model, batches):
-        def loss():
-            a, b = next(batches)
-            return model.loss_from_views(a.to(device), b.to(device))[0]
-        return loss
+        def lightly(model):
+            def make_fn():
+                batches = endless(lightly_loader(pil, batch_size, workers, pin_memory=device.type == "cuda"))
 
-    fns = {"SimCLR ours": make_step(models["SimCLR ours"], ours_end_to_end(models["SimCLR ours"]), device, amp, False),
-           "SimCLR lightly": make_step(models["SimCLR lightly"], lightly_end_to_end(
-               models["SimCLR lightly"], theirs_batches["SimCLR lightly"]), device, amp, False),
-           "MoCo ours": make_step(models["MoCo ours"], ours_end_to_end(models["MoCo ours"]), device, amp, False),
-           "MoCo lightly": make_step(models["MoCo lightly"], lightly_end_to_end(
-               models["MoCo lightly"], theirs_batches["MoCo lightly"]), device, amp, False)}
-    table(f"end to end with augmentation (lightly: DataLoader, {runtime.workers} workers)",
-          interleaved(fns, steps, device), [("SimCLR ours", "SimCLR lightly"), ("MoCo ours", "MoCo lightly")])
+                def loss():
+                    a, b = (v.to(device, non_blocking=True) for v in next(batches))
+                    if runtime.channels_last:
+                        a, b = (v.contiguous(memory_format=torch.channels_last) for v in (a, b))
+                    return model.loss_from_views(a, b)[0]
+                return make_step(model, loss, device, amp, runtime.compile)
+            return make_fn
+
+        fns = {name: (ours if "ours" in name else lightly)(m) for name, m in models.items()}
+        # Warm-up: compile; lightly's also starts the workers and uses up the batches they
+        # prepare ahead (2 each), so that its timed block runs at the rate they keep up.
+        table(f"end to end with augmentation (lightly: DataLoader, {workers} workers)", fns, pairs,
+              warmup=lambda name: 2 if "ours" in name else 2 + 2 * workers, busy=True)
+    if "loop" in tables:  # our whole training loop, as `pretrain` runs it
+        title = f"our training loop (train.py), epochs 2-{epochs} of {epochs}, {num_images} images"
+        results[title] = {"images_per_s": {}, "gpu_busy": {}}
+        for name in loop_methods:
+            rate, fraction = time_training_loop(name, images, batch_size, backbone, epochs, runtime)
+            results[title]["images_per_s"][name] = rate
+            if fraction is not None:
+                results[title]["gpu_busy"][name] = fraction
+            print(f"\n{title}\n  {name:42s}{rate:10.1f} images/s"
+                  + (f"{100 * fraction:9.0f}% GPU busy" if fraction is not None else ""), flush=True)
+            save()
     return results
 # --8<-- [end:speed]
+
+
+def default_workers() -> int:
+    """One DataLoader worker per CPU core this process may use (lightly's best setting)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

@@ -109,26 +109,39 @@ def test_simclr_view_follows_its_greyscale_probability():
     assert 0.3 < grey_fraction(0.5) < 0.7
 
 
-def test_colour_jitter_applies_its_four_changes_in_a_random_order_per_image(monkeypatch):
-    """Each image gets brightness, contrast, saturation and hue once each, in an order of its
-    own (SimCLR and torchvision draw the order at random); the order differs between images."""
+def test_jitter_in_order_is_the_four_changes_applied_one_after_the_other():
+    """For every one of the 24 orders, the composed jitter equals brightness, contrast,
+    saturation and hue (each tested against torchvision above) applied in that order."""
+    import itertools
+
     import ssl_examples.augment as A
 
-    calls = []  # (op name, which images got a real change in this call)
-    for name, identity in (("adjust_brightness", 1.0), ("adjust_contrast", 1.0),
-                           ("adjust_saturation", 1.0), ("adjust_hue", 0.0)):
-        real = getattr(A, name)
+    g = torch.Generator().manual_seed(0)
+    orders = torch.tensor(list(itertools.permutations(range(4))))  # (24, 4)
+    x = 0.3 + 0.4 * torch.rand(24, 3, 6, 6, generator=g)  # mid-range: mild changes never clip
+    factors = torch.stack([0.85 + 0.3 * torch.rand(24, generator=g) for _ in range(3)]
+                          + [0.2 * torch.rand(24, generator=g) - 0.1], 1)
+    composed = A.jitter_in_order(x, factors, orders)
+    ops = (A.adjust_brightness, A.adjust_contrast, A.adjust_saturation, A.adjust_hue)
+    for i in range(24):
+        y = x[i:i + 1]
+        for k in orders[i].tolist():
+            y = ops[k](y, factors[i, k])
+        assert torch.allclose(composed[i], y[0], atol=1e-5), orders[i]
 
-        def spy(x, factor, real=real, name=name, identity=identity):
-            changed = torch.as_tensor(factor).expand(len(x)) != identity
-            calls.append((name, changed.clone()))
-            return real(x, factor)
-        monkeypatch.setattr(A, name, spy)
+
+def test_colour_jitter_draws_an_order_per_image(monkeypatch):
+    import ssl_examples.augment as A
+
+    seen = []
+    real = A.jitter_in_order
+
+    def spy(x, factors, order, rotate_hue=True):
+        seen.append(order.clone())
+        return real(x, factors, order, rotate_hue)
+    monkeypatch.setattr(A, "jitter_in_order", spy)
     torch.manual_seed(0)
     A.color_jitter(torch.rand(64, 3, 8, 8), 0.4, 0.4, 0.4, 0.1, p=1.0)
-    orders = []
-    for i in range(64):
-        seq = [name for name, changed in calls if changed[i]]
-        assert sorted(seq) == sorted(["adjust_brightness", "adjust_contrast", "adjust_saturation", "adjust_hue"])
-        orders.append(tuple(seq))
-    assert len(set(orders)) > 10  # of the 24 possible orders, many occur among 64 images
+    (order,) = seen
+    assert (order.sort(1).values == torch.arange(4)).all()  # each row a permutation
+    assert len({tuple(row) for row in order.tolist()}) > 10  # many of the 24 orders among 64 images

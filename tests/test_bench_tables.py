@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 from mkdocs.exceptions import PluginError
 
-from docs.hooks import bench_tables
+import bench_tables  # docs/hooks/bench_tables.py (on pytest's pythonpath)
 
 LAYERS = {"block4": {"linear": {"val": [0.5, 0.5, 0.5], "test": [0.6, 0.62, 0.64]},
                      "knn": {"val": [0.4, 0.4, 0.4], "test": [0.5, 0.5, 0.5]}},
@@ -96,3 +96,35 @@ def test_committed_results_cover_every_method():
         for layer in row["layers"].values():
             for p in ("linear", "knn"):
                 assert len(layer[p]["val"]) == len(layer[p]["test"]) == len(row["seeds"]), name
+
+
+def test_field_marker(config):
+    assert render("took <!-- bench:field rotation seconds --> s", config) == "took 61 s"
+    with pytest.raises(PluginError, match="no `recipe.epochs` for rotation"):
+        render("<!-- bench:field rotation recipe.epochs -->", config)
+    with pytest.raises(PluginError, match="needs a key"):
+        render("<!-- bench:field rotation -->", config)
+
+
+def test_stored_table_marker(config, tmp_path):
+    """A method's own evaluation (ssl_examples/tables.py) rendered with the commands that made it."""
+    table = {"title": "8 held-out clips", "columns": ["mask propagation", "mean IoU"],
+             "rows": [["copy", 0.171], ["ours", 0.352]], "highlight": 1,
+             "commands": ["python -m a", "python -m b"], "recipe": {"epochs": 8, "image_size": 64},
+             "machine": {"threads": 1, "torch": "2.14.1"}, "updated": "2026-11-28 12:00 UTC"}
+    (tmp_path / "results" / "tracking.json").write_text(json.dumps(table))
+    out = render("<!-- results:tracking -->", config)
+    assert "| copy | 17.1 |" in out and "| **ours** | **35.2** |" in out
+    assert "`python -m a` followed by `python -m b`" in out and "8 epochs" in out
+    with pytest.raises(PluginError, match="does not exist"):
+        render("<!-- results:nothing -->", config)
+
+
+def test_stored_tables_exist_for_their_markers():
+    """Every <!-- results:NAME --> on a page has its stored output committed."""
+    import re
+
+    docs = Path(__file__).parents[1] / "docs"
+    for page_path in docs.rglob("*.md"):
+        for name in re.findall(r"<!-- results:([\w-]+) -->", page_path.read_text()):
+            assert (docs / "results" / f"{name}.json").is_file(), f"{page_path.name}: run the command that writes {name}.json"

@@ -61,7 +61,7 @@ def test_annealed_mean_decodes_a_sharp_prediction_to_its_bin():
 
 def test_a_training_step_lowers_the_loss(tiny_data):
     torch.manual_seed(0)
-    model = Colorization(make_backbone("convnet", in_channels=1), torch.ones(len(ab_bins())))
+    model = Colorization(make_backbone("convnet", in_channels=1), torch.ones(len(ab_bins())), min_scale=0.5)
     batch = tiny_data.train.__getitems__(list(range(16)))
     # Watch the KL part: the loss minus its floor, the targets' entropy.
     before, after = loss_before_and_after(model, lambda m: m(batch)[0], measure=lambda m: m(batch)[1]["kl"])
@@ -90,7 +90,7 @@ def test_the_loss_is_weighted_by_the_rebalancing_weights(tiny_data):
     """The loss is linear in the per-bin weights: doubling them doubles it."""
     torch.manual_seed(0)
     weights = 0.5 + torch.rand(len(ab_bins()))
-    model = Colorization(make_backbone("convnet", in_channels=1), weights.clone())
+    model = Colorization(make_backbone("convnet", in_channels=1), weights.clone(), min_scale=0.5)
     batch = tiny_data.train.__getitems__(list(range(8)))
 
     def loss_with(w):

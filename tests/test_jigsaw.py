@@ -1,9 +1,9 @@
 import torch
 
-from ssl_examples.methods.jigsaw import (Jigsaw, hamming_distances, max_average_permutations, normalise_tiles,
+from ssl_examples.methods.jigsaw import (RECIPE, Jigsaw, hamming_distances, max_average_permutations, normalise_tiles,
                                          permutation_set, shuffle_tiles)
 from ssl_examples.nets import make_backbone
-from tests.conftest import loss_before_and_after
+from tests.conftest import from_recipe, loss_before_and_after
 
 
 def test_each_added_permutation_maximises_the_summed_distance_to_the_chosen_ones():
@@ -57,7 +57,7 @@ def test_tiles_are_normalised_one_by_one():
 
 def test_a_training_step_lowers_the_loss(tiny_data):
     torch.manual_seed(0)
-    model = Jigsaw(make_backbone("convnet"), num_permutations=10)
+    model = from_recipe(Jigsaw, RECIPE, make_backbone("convnet"), num_permutations=10)
     batch = tiny_data.train.__getitems__(list(range(16)))
     before, after = loss_before_and_after(model, lambda m: m(batch)[0], steps=10, lr=1e-3)
     assert after < 0.7 * before

@@ -61,7 +61,7 @@ def test_docstring_formulas_appear_on_the_page(method):
 def test_the_navigation_is_filled_from_the_registry():
     import yaml  # PyYAML comes with MkDocs
 
-    from docs.hooks.methods_nav import method_sections
+    from methods_nav import method_sections  # docs/hooks/ is on pytest's pythonpath
 
     config = yaml.load((REPO / "mkdocs.yml").read_text(), Loader=yaml.BaseLoader)
     assert "- Methods: []" in (REPO / "mkdocs.yml").read_text()
@@ -69,3 +69,27 @@ def test_the_navigation_is_filled_from_the_registry():
              for page in e.values()]
     assert pages == [m.page for m in REGISTRY]
     assert config["hooks"][0].endswith("methods_nav.py")
+
+
+@pytest.mark.parametrize("method", REGISTRY, ids=lambda m: m.name)
+def test_the_recipe_is_the_one_place_a_default_lives(method):
+    """The model's constructor takes the recipe's values by keyword, with no defaults of its
+    own (a default beside the recipe's would drift from it), and the recipe passes the checks."""
+    import inspect
+
+    from torch import nn
+
+    from ssl_examples.checks import check_recipe
+
+    module = METHODS[method.name]
+    check_recipe(module.RECIPE, module)
+    models = [obj for obj in vars(module).values() if inspect.isclass(obj) and issubclass(obj, nn.Module)
+              and obj.__module__ == module.__name__ and "backbone" in inspect.signature(obj.__init__).parameters]
+    assert models, f"{method.name}: no model class taking a backbone"
+    for cls in models:
+        params = inspect.signature(cls.__init__).parameters.values()
+        with_defaults = [p.name for p in params if p.default is not p.empty]
+        assert not with_defaults, f"{cls.__name__} has defaults of its own: {with_defaults}"
+        for p in params:
+            if p.kind == p.KEYWORD_ONLY:
+                assert hasattr(module.RECIPE, p.name), f"{cls.__name__}({p.name}=...) is not a recipe field"

@@ -8,7 +8,12 @@ A page writes a marker where a table belongs, and the build replaces it:
 * ``<!-- bench:layers NAME -->``: one method's per-layer probes beside random init;
 * ``<!-- bench:finetune NAME -->``: one method's fine-tuning accuracies per label fraction;
 * ``<!-- bench:baselines -->``: raw pixels, random init and supervised, per backbone;
-* ``<!-- bench:machine -->`` (or ``machine gpu``): where and when the numbers were measured.
+* ``<!-- bench:machine -->`` (or ``machine gpu``): where and when the numbers were measured;
+* ``<!-- bench:layer-figures -->``: the per-layer figure of every family (``figures/results.py``);
+* ``<!-- bench:field NAME KEY -->``: one stored value of a method's row, inline (``seconds``,
+  ``recipe.epochs``, ...; a list of seeds shows its mean);
+* ``<!-- results:NAME -->``: the table a method's own evaluation stored in
+  ``docs/results/NAME.json`` (``ssl_examples/tables.py``), with the commands that made it.
 
 Every value is a mean over the stored seeds with its 95 % Student-t interval; gains are
 computed seed by seed against the random-init baseline of the same backbone and seeds.
@@ -25,8 +30,9 @@ from mkdocs.exceptions import PluginError
 
 from ssl_examples.stats import gain_interval, mean_interval
 
-MARKER = re.compile(r"<!-- bench:([a-z]+)(?: ([\w-]+))? -->")
-KINDS = ("table", "method", "layers", "finetune", "baselines", "machine")
+MARKER = re.compile(r"<!-- bench:([a-z-]+)(?: ([\w-]+))?(?: ([\w.]+))? -->")
+RESULTS_MARKER = re.compile(r"<!-- results:([\w-]+) -->")
+KINDS = ("table", "method", "layers", "finetune", "baselines", "machine", "layer-figures", "field")
 FILES = {"cpu": "bench.json", "gpu": "bench-gpu.json"}
 
 
@@ -36,18 +42,25 @@ def load(config, tier: str = "cpu") -> dict:
     if not path.exists():
         return {"methods": {}, "baselines": {}}
     results = json.loads(path.read_text())
+    results["baselines"] = {k: b for k, b in results["baselines"].items()
+                            if isinstance(b.get("random_init", {}).get("linear"), list)}
     results["methods"] = {n: r for n, r in results["methods"].items()
                           if isinstance(r.get("linear"), list) and r.get("baseline") in results["baselines"]}
     return results
 
 
+def seeds(values) -> list:
+    """Per-seed values; a bare number (a row from before the per-seed format) is one seed."""
+    return values if isinstance(values, list) else [values]
+
+
 def interval(values) -> str:
-    mean, half = mean_interval(values)
+    mean, half = mean_interval(seeds(values))
     return f"{100 * mean:.1f}" if half != half else f"{100 * mean:.1f} ± {100 * half:.1f}"
 
 
 def gain(values, baseline) -> str:
-    mean, half = gain_interval(values, baseline)
+    mean, half = gain_interval(seeds(values), seeds(baseline))
     text = f"{100 * mean:+.1f}" if half != half else f"{100 * mean:+.1f} ± {100 * half:.1f}"
     # A gain whose interval lies above zero is shown in bold: it survives a change of seed.
     return f"**{text}**" if half == half and mean - half > 0 else text
@@ -119,6 +132,8 @@ def finetune_rows(results: dict, name: str) -> str:
 
 
 def baseline_rows(results: dict) -> str:
+    if not results["baselines"]:
+        return not_measured("NAME")
     lines = ["| backbone, image size, channels | raw pixels: linear / kNN | random init: linear / kNN | supervised: linear / kNN |",
              "|---|--:|--:|--:|"]
     for key, b in sorted(results["baselines"].items()):
@@ -130,7 +145,7 @@ def baseline_rows(results: dict) -> str:
 
 
 def machine(results: dict, tier: str) -> str:
-    if "machine" not in results:
+    if "machine" not in results or not results["methods"]:   # none in the current format
         return not_measured("NAME", tier)
     m = results["machine"]
     flag = "" if tier == "cpu" else " --tier gpu"
@@ -138,14 +153,63 @@ def machine(results: dict, tier: str) -> str:
             f"torch {m['torch']}) with `python -m ssl_examples bench{flag}`.")
 
 
+def layer_figures(page) -> str:
+    """One image per family, with an alt text that says what it shows."""
+    from ssl_examples.methods import FAMILIES
+
+    prefix = "../" * page.file.src_path.count("/")
+    return "\n\n".join(f"![Per-layer linear-probe test accuracy of the {title} methods beside random "
+                        f"init, one line per method]({prefix}figures/results-layers-{family}.png)"
+                        for family, title in FAMILIES.items())
+
+
+def field(results: dict, name: str, key: str, where: str) -> str:
+    """One stored value of a method's row, e.g. ``seconds`` or ``recipe.epochs``."""
+    x = results["methods"][name]
+    for part in key.split("."):
+        if not isinstance(x, dict) or part not in x:
+            raise PluginError(f"{where}: bench.json has no `{key}` for {name}")
+        x = x[part]
+    if isinstance(x, list):
+        x = sum(x) / len(x)
+    if isinstance(x, float):
+        return f"{x:.0f}" if abs(x) >= 10 else f"{x:.2g}"
+    return str(x)
+
+
+def stored_table(docs: Path, name: str, where: str) -> str:
+    """A method's own evaluation table (``docs/results/NAME.json``) with the commands that made it."""
+    path = docs / "results" / f"{name}.json"
+    if not path.exists():
+        raise PluginError(f"{where}: <!-- results:{name} --> but {path} does not exist")
+    t = json.loads(path.read_text())
+    lines = ["| " + " | ".join(t["columns"]) + " |", "|---|" + "--:|" * (len(t["columns"]) - 1)]
+    for i, row in enumerate(t["rows"]):
+        cells = [row[0]] + [interval(v) for v in row[1:]]
+        if i == t.get("highlight"):
+            cells = [f"**{c}**" for c in cells]
+        lines.append("| " + " | ".join(cells) + " |")
+    r = t["recipe"]
+    commands = " followed by ".join(f"`{c}`" for c in t["commands"])
+    lines += ["", f"*{t['title']}: accuracy or IoU in %. Measured {t['updated']} ({t['machine']['threads']} "
+                  f"threads, torch {t['machine']['torch']}) with {commands}: {r['epochs']} epochs of "
+                  f"pre-training at {r['image_size']} px, one seed.*"]
+    return "\n".join(lines)
+
+
 def on_page_markdown(markdown, page, config, files):
+    if "<!-- results:" in markdown:
+        docs = Path(config["docs_dir"])
+        markdown = RESULTS_MARKER.sub(lambda m: stored_table(docs, m.group(1), page.file.src_path), markdown)
     if "<!-- bench:" not in markdown:
         return markdown
 
     def replace(match):
-        kind, arg = match.groups()
+        kind, arg, key = match.groups()
         if kind not in KINDS:
             raise PluginError(f"{page.file.src_path}: unknown marker <!-- bench:{kind} -->; use one of {', '.join(KINDS)}")
+        if kind == "layer-figures":
+            return layer_figures(page)
         if kind in ("table", "machine", "baselines"):
             tier = arg or "cpu"
             if tier not in FILES:
@@ -162,7 +226,11 @@ def on_page_markdown(markdown, page, config, files):
             raise PluginError(f"{page.file.src_path}: <!-- bench:{kind} --> needs a method name")
         results = load(config)
         if arg not in results["methods"]:
-            return not_measured(arg)
+            return "(not measured yet)" if kind == "field" else not_measured(arg)
+        if kind == "field":
+            if not key:
+                raise PluginError(f"{page.file.src_path}: <!-- bench:field NAME KEY --> needs a key")
+            return field(results, arg, key, page.file.src_path)
         return {"method": lambda: method_rows(results, [arg]), "layers": lambda: layer_rows(results, arg),
                 "finetune": lambda: finetune_rows(results, arg)}[kind]()
 

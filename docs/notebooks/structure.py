@@ -22,7 +22,7 @@ print(images.shape)
 # Cut a 3x3 grid of 32-pixel cells, keep a smaller patch in each with a random jitter,
 # so that no line continues exactly from one patch into the next.
 
-# %%
+# %% alt="Four world images in rows; for each, the image, its jittered centre patch, and one of its eight neighbour patches titled with the target number (0 to 7) the network must predict"
 def grid_patches(x, cell=32, patch=24, jitter=3):
     """9 patches per image, (N, 9, 3, patch, patch), each jittered inside its cell."""
     n = x.shape[0]
@@ -67,7 +67,7 @@ d = hamming_distances(perms).float()
 off_diagonal = d[~torch.eye(len(d), dtype=torch.bool)]
 print(f"100 permutations: mean Hamming distance {off_diagonal.mean():.2f}, smallest {int(off_diagonal.min())}")
 
-# %%
+# %% alt="A 3 by 3 grid of one image's nine tiles, shuffled by one of the chosen permutations; the title names the permutation's index, the network's target"
 tiles = grid_patches(images[:1], patch=28, jitter=2)[0]
 label = 7
 shuffled = tiles[perms[label]]

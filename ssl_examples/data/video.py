@@ -184,14 +184,13 @@ class TensorClips(TensorImages):
         return TensorClips(self.clips[indices])
 
 
-def load_video(name: str, image_size: int, num_images: int, clips: int, frames: int,
-               root: Path | None = None):
+def load_video(name: str, image_size: int, clips: int, frames: int, root: Path | None = None):
     """Data for a video method: ``pretrain`` holds clips, ``train``/``test`` labelled still
     images for the shared protocols (the world's own images, so rows compare with image methods)."""
     from . import ImageData, load_world
 
     if name == "world":
-        stills = load_world(image_size, num_images)
+        stills = load_world(image_size, num_images=1)  # only its labelled splits are used
         return ImageData("world", TensorClips(video_split("train", clips, frames, image_size)),
                          stills.train, stills.test, stills.num_classes, image_size, val=stills.val)
     if name == "videofolder":

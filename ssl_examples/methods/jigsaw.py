@@ -25,6 +25,7 @@ and :math:`h` a classifier on the nine concatenated features,
 
 import functools
 import itertools
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
@@ -32,9 +33,10 @@ from torch import nn
 
 from ..augment import random_grayscale
 from ..cache import cache_dir, load_cached, save_cached
+from ..errors import UserError
 from ..nets import make_backbone, mlp
 from ..train import Recipe
-from .context_prediction import cut_grid
+from .context_prediction import cut_grid, grid_extent
 
 # --8<-- [start:permutations]
 def hamming_distances(perms: torch.Tensor) -> torch.Tensor:
@@ -109,16 +111,16 @@ def normalise_tiles(tiles: torch.Tensor) -> torch.Tensor:
 class Jigsaw(nn.Module):
     """A shared backbone on each of the nine tiles, features concatenated, permutation index out."""
 
-    def __init__(self, backbone: nn.Module, num_permutations: int = 100, tile: int = 8,
-                 gap: int = 2, jitter: int = 1, grey: float = 0.3):
+    def __init__(self, backbone: nn.Module, *, num_permutations: int, tile: int, gap: int, jitter: int,
+                 grey_p: float, hidden_dim: int):
         super().__init__()
         self.backbone = backbone
         self.register_buffer("perms", permutation_set(num_permutations), persistent=False)
-        self.tile, self.gap, self.jitter, self.grey = tile, gap, jitter, grey
-        self.head = mlp([9 * backbone.feature_dim, 512, num_permutations])
+        self.tile, self.gap, self.jitter, self.grey_p = tile, gap, jitter, grey_p
+        self.head = mlp([9 * backbone.feature_dim, hidden_dim, num_permutations])
 
     def forward(self, batch):
-        x = random_grayscale(batch["image"].float() / 255, self.grey)
+        x = random_grayscale(batch["image"].float() / 255, self.grey_p)
         tiles, labels = shuffle_tiles(x, self.perms, self.tile, self.gap, self.jitter)
         b = len(x)
         features = self.backbone(normalise_tiles(tiles.flatten(0, 1))).view(b, -1)
@@ -128,8 +130,32 @@ class Jigsaw(nn.Module):
 # --8<-- [end:model]
 
 
-RECIPE = Recipe(image_size=32, num_images=3000, epochs=8, batch_size=128, lr=2e-3, weight_decay=5e-4)
+@dataclass
+class JigsawRecipe(Recipe):
+    num_permutations: int = 100  # P, the size of the permutation set (the paper compares up to 1000)
+    tile: int = 8  # tile side in pixels (the paper: 64 in 75-px cells)
+    gap: int = 2  # pixels between tiles
+    jitter: int = 1  # each tile moves by up to this many pixels inside its cell
+    grey_p: float = 0.3  # share of images turned grey
+    hidden_dim: int = 512  # the permutation classifier's hidden layer
 
 
-def build(recipe: Recipe, data) -> Jigsaw:
-    return Jigsaw(make_backbone(recipe.backbone))
+RECIPE = JigsawRecipe(image_size=32, num_images=3000, epochs=8, batch_size=128, lr=2e-3, weight_decay=5e-4)
+
+# The GPU tier (`bench --tier gpu`): a CIFAR-style ResNet-18 on up to 50 000 world images, batch 512,
+# sized for about two minutes on one H100-class GPU (nine small tiles per image: cheap); not yet measured on a GPU.
+GPU_RECIPE = replace(RECIPE, backbone="resnet18-cifar", num_images=50_000, batch_size=512, epochs=30)
+
+
+def check(recipe: JigsawRecipe) -> None:
+    need = grid_extent(recipe.tile, recipe.gap, recipe.jitter)
+    if need > recipe.image_size:
+        raise UserError(f"image-size={recipe.image_size}: 3x3 tiles of {recipe.tile} px with gap {recipe.gap} "
+                        f"and jitter {recipe.jitter} need {need} px")
+    if recipe.num_permutations > 362_880:
+        raise UserError(f"num-permutations={recipe.num_permutations}: there are only 9! = 362880")
+
+
+def build(recipe: JigsawRecipe, data) -> Jigsaw:
+    return Jigsaw(make_backbone(recipe.backbone), num_permutations=recipe.num_permutations, tile=recipe.tile,
+                  gap=recipe.gap, jitter=recipe.jitter, grey_p=recipe.grey_p, hidden_dim=recipe.hidden_dim)
