@@ -19,11 +19,15 @@ GREY = 0.5
 
 def trained_mae(recipe: mae.MAERecipe = mae.RECIPE, seed: int = 0) -> mae.MAE:
     """MAE pre-trained with ``recipe`` on the embedded world (the same run as ``pretrain mae``),
-    cached on disk under a key of the recipe and seed, so only the first call trains."""
-    from ..data import load_images
+    cached on disk under a key of the recipe, the seed and the code that draws the world and
+    trains the model, so only the first call trains."""
+    from .. import data as data_package
+    from .. import nets
+    from ..data import load_images, world
     from ..train import Runtime, train
 
-    key = hashlib.sha256(json.dumps([asdict(recipe), seed], sort_keys=True).encode()).hexdigest()[:12]
+    code = [Path(m.__file__).read_bytes() for m in (world, data_package, nets, mae)]
+    key = hashlib.sha256(json.dumps([asdict(recipe), seed], sort_keys=True).encode() + b"".join(code)).hexdigest()[:12]
     path = cache_dir(f"figure-mae-{key}.pt")
     torch.manual_seed(seed)
     model = mae.build(recipe, None)
