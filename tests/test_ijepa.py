@@ -17,7 +17,9 @@ MASKS = dict(num_targets=4, target_scale=(0.15, 0.2), target_aspect=(0.75, 1.5),
 def small_ijepa(base_momentum=0.9):
     torch.manual_seed(0)
     return IJEPA(ViT(3, patch_size=4, width=16, depth=2, heads=2), predictor_width=8, predictor_depth=1,
-                 predictor_heads=2, base_momentum=base_momentum, min_scale=0.3, **MASKS)
+                 predictor_heads=2, base_momentum=base_momentum, min_scale=0.3, num_targets=4, target_min_scale=0.15,
+                 target_max_scale=0.2, target_min_aspect=0.75, target_max_aspect=1.5, context_min_scale=0.85,
+                 context_max_scale=1.0)
 
 
 def test_random_blocks_are_rectangles_of_the_asked_size():

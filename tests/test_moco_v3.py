@@ -19,7 +19,7 @@ def small_moco_v3(freeze_patch_embed=True, base_momentum=0.9):
     torch.manual_seed(0)
     return MoCoV3(ViT(3, patch_size=4, width=16, depth=2, heads=2), temperature=0.2, base_momentum=base_momentum,
                   proj_dim=8, hidden_dim=32, freeze_patch_embed=freeze_patch_embed, view_size=16, min_scale=0.08, strength=0.5,
-                  blur_p=(0.0, 0.0), solarize_p=(0.0, 0.2))
+                  view1_blur_p=0.0, view2_blur_p=0.0, view1_solarize_p=0.0, view2_solarize_p=0.2)
 
 
 def test_the_loss_is_lightlys_infonce_times_two_tau():

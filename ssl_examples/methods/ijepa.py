@@ -139,8 +139,8 @@ class IJEPA(nn.Module):
     """Context encoder (the backbone), its moving-average target encoder, and the predictor."""
 
     def __init__(self, backbone: nn.Module, *, predictor_width: int, predictor_depth: int, predictor_heads: int,
-                 num_targets: int, target_scale: tuple[float, float], target_aspect: tuple[float, float],
-                 context_scale: tuple[float, float],
+                 num_targets: int, target_min_scale: float, target_max_scale: float, target_min_aspect: float,
+                 target_max_aspect: float, context_min_scale: float, context_max_scale: float,
                  base_momentum: float, min_scale: float):
         super().__init__()
         assert hasattr(backbone, "forward_tokens"), "I-JEPA needs a Vision Transformer backbone"
@@ -148,8 +148,9 @@ class IJEPA(nn.Module):
         self.target_backbone = copy.deepcopy(backbone).requires_grad_(False)
         self.predictor = Predictor(backbone.feature_dim, predictor_width, predictor_depth, predictor_heads)
         self.predictor_width = predictor_width
-        self.masks = dict(num_targets=num_targets, target_scale=target_scale, target_aspect=target_aspect,
-                          context_scale=context_scale)
+        self.masks = dict(num_targets=num_targets, target_scale=(target_min_scale, target_max_scale),
+                          target_aspect=(target_min_aspect, target_max_aspect),
+                          context_scale=(context_min_scale, context_max_scale))
         self.base_momentum, self.scale = base_momentum, (min_scale, 1.0)
 
     def loss_on(self, x: torch.Tensor, context_idx: torch.Tensor, target_idx: torch.Tensor,
@@ -221,7 +222,8 @@ def check(recipe) -> None:
 def build(recipe: IJEPARecipe, data) -> IJEPA:
     return IJEPA(make_backbone(recipe.backbone), predictor_width=recipe.predictor_width,
                  predictor_depth=recipe.predictor_depth, predictor_heads=recipe.predictor_heads,
-                 num_targets=recipe.num_targets, target_scale=(recipe.target_min_scale, recipe.target_max_scale),
-                 target_aspect=(recipe.target_min_aspect, recipe.target_max_aspect),
-                 context_scale=(recipe.context_min_scale, recipe.context_max_scale),
-                 base_momentum=recipe.base_momentum, min_scale=recipe.min_scale)
+                 num_targets=recipe.num_targets, target_min_scale=recipe.target_min_scale,
+                 target_max_scale=recipe.target_max_scale, target_min_aspect=recipe.target_min_aspect,
+                 target_max_aspect=recipe.target_max_aspect, context_min_scale=recipe.context_min_scale,
+                 context_max_scale=recipe.context_max_scale, base_momentum=recipe.base_momentum,
+                 min_scale=recipe.min_scale)

@@ -62,7 +62,7 @@ class MoCoV3(nn.Module):
 
     def __init__(self, backbone: nn.Module, *, temperature: float, base_momentum: float, proj_dim: int,
                  hidden_dim: int, freeze_patch_embed: bool, view_size: int, min_scale: float, strength: float,
-                 blur_p: tuple[float, float], solarize_p: tuple[float, float]):
+                 view1_blur_p: float, view2_blur_p: float, view1_solarize_p: float, view2_solarize_p: float):
         super().__init__()
         self.backbone = backbone
         if freeze_patch_embed:  # the paper's stability trick: a random, fixed patch projection
@@ -74,7 +74,8 @@ class MoCoV3(nn.Module):
         self.key_projector = copy.deepcopy(self.projector).requires_grad_(False)
         self.temperature, self.base_momentum = temperature, base_momentum
         self.view_size, self.scale = view_size, (min_scale, 1.0)
-        self.strength, self.blur_p, self.solarize_p = strength, blur_p, solarize_p
+        self.strength = strength
+        self.blur_p, self.solarize_p = (view1_blur_p, view2_blur_p), (view1_solarize_p, view2_solarize_p)
 
     def loss_from_views(self, x1: torch.Tensor, x2: torch.Tensor):
         q1 = self.predictor(self.projector(self.backbone(x1)))
@@ -142,5 +143,5 @@ def build(recipe: MoCoV3Recipe, data) -> MoCoV3:
     return MoCoV3(make_backbone(recipe.backbone), temperature=recipe.temperature,
                   base_momentum=recipe.base_momentum, proj_dim=recipe.proj_dim, hidden_dim=recipe.hidden_dim,
                   freeze_patch_embed=recipe.freeze_patch_embed, view_size=recipe.view_size, min_scale=recipe.min_scale,
-                  strength=recipe.strength, blur_p=(recipe.view1_blur_p, recipe.view2_blur_p),
-                  solarize_p=(recipe.view1_solarize_p, recipe.view2_solarize_p))
+                  strength=recipe.strength, view1_blur_p=recipe.view1_blur_p, view2_blur_p=recipe.view2_blur_p,
+                  view1_solarize_p=recipe.view1_solarize_p, view2_solarize_p=recipe.view2_solarize_p)
