@@ -9,15 +9,19 @@ Every backbone is an ``nn.Module`` with
 * ``layer_names`` and ``forward_layers(x)``: the pooled output of every stage, ``{name: (B, C)}``,
   for the per-layer probes of the evaluation (Goyal et al., 2019); the last one is ``forward(x)``.
 
+The convolutional backbones pool by averaging over positions; the Vision Transformer averages
+its patch tokens (see ``ViT``).
+
 Inputs are float images in [0, 1] with ``in_channels`` channels; each backbone normalises
 them itself, so methods and evaluation never need to know the statistics.
 """
 
 import torch
+import torch.nn.functional as F
 import torchvision
 from torch import nn
 
-BACKBONES = ("convnet", "resnet18-cifar", "resnet18", "resnet50")
+BACKBONES = ("convnet", "resnet18-cifar", "resnet18", "resnet50", "vit-tiny-half")
 
 
 class Backbone(nn.Module):
@@ -113,6 +117,183 @@ class TorchvisionResNet(Backbone):
         return [("stem", self.stem)] + [(f"layer{i + 1}", layer) for i, layer in enumerate(self.layers)]
 
 
+# --- A small Vision Transformer ----------------------------------------------------------
+# --8<-- [start:vit]
+def sincos_position_embedding(grid_h: int, grid_w: int, dim: int,
+                              reference: tuple[int, int] | None = None) -> torch.Tensor:
+    """Fixed 2-D sine-cosine position embeddings, ``(grid_h * grid_w, dim)``, row-major.
+
+    As in MAE and MoCo v3: half the channels encode the row, half the column, each as
+    ``sin(p * w_k), cos(p * w_k)`` with frequencies ``w_k = 10000^(-k / (dim / 4))``.
+
+    ``reference``: the grid the network was made for (8 x 8 for 32 px images and 4 px patches).
+    A different grid covers the same field of view, so its patch centres are placed on the
+    reference grid (a 4 x 4 grid sits at 0.5, 2.5, 4.5, 6.5): the analytic form of the
+    interpolation ViTs apply to their position embeddings when the resolution changes.
+    """
+    assert dim % 4 == 0, "the 2-D sine-cosine embedding needs a width divisible by 4"
+    reference = reference or (grid_h, grid_w)
+    omega = 1.0 / 10000 ** (torch.arange(dim // 4, dtype=torch.float64) / (dim / 4))
+
+    def centres(n: int, ref: int) -> torch.Tensor:
+        return (torch.arange(n, dtype=torch.float64) + 0.5) * (ref / n) - 0.5
+
+    rows, cols = torch.meshgrid(centres(grid_h, reference[0]), centres(grid_w, reference[1]), indexing="ij")
+
+    def encode(position: torch.Tensor) -> torch.Tensor:
+        angle = position.flatten()[:, None] * omega[None]
+        return torch.cat([angle.sin(), angle.cos()], dim=1)
+    return torch.cat([encode(rows), encode(cols)], dim=1).float()
+
+
+class Attention(nn.Module):
+    """Multi-head self-attention; the softmax(Q K^T / sqrt(d)) V itself is PyTorch's fused
+    ``scaled_dot_product_attention`` (a flash or memory-efficient kernel where one exists)."""
+
+    def __init__(self, dim: int, heads: int):
+        super().__init__()
+        assert dim % heads == 0
+        self.heads = heads
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, n, d = x.shape
+        # (B, N, 3 D) -> three (B, heads, N, D / heads) tensors
+        q, k, v = self.qkv(x).reshape(b, n, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        x = F.scaled_dot_product_attention(q, k, v)
+        return self.proj(x.transpose(1, 2).reshape(b, n, d))
+
+
+class Block(nn.Module):
+    """A pre-norm transformer block: x + attention(LN(x)), then x + MLP(LN(x))."""
+
+    def __init__(self, dim: int, heads: int, mlp_ratio: float = 4.0):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim, eps=1e-6)
+        self.attn = Attention(dim, heads)
+        self.norm2 = nn.LayerNorm(dim, eps=1e-6)
+        self.mlp = nn.Sequential(nn.Linear(dim, int(mlp_ratio * dim)), nn.GELU(), nn.Linear(int(mlp_ratio * dim), dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.attn(self.norm1(x))
+        return x + self.mlp(self.norm2(x))
+
+
+def init_transformer(module: nn.Module) -> None:
+    """MAE's initialisation: Xavier-uniform linear layers (the patch projection too), zero
+    biases, unit LayerNorms."""
+    for m in module.modules():
+        if isinstance(m, (nn.Linear, nn.Conv2d)):
+            nn.init.xavier_uniform_(m.weight.view(m.weight.shape[0], -1))
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.LayerNorm):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+
+
+class ViT(Backbone):
+    """A Vision Transformer (Dosovitskiy et al., 2021) sized for 32 px images.
+
+    The image is cut into ``patch_size`` x ``patch_size`` patches (4 px: an 8 x 8 grid of 64
+    tokens at 32 px), each linearly projected to ``width`` channels, plus fixed sine-cosine
+    position embeddings; a class token is prepended; ``depth`` pre-norm blocks and a final
+    LayerNorm follow. The default is half a ViT-Tiny (depth 6 instead of 12, width 192, 3 heads).
+
+    Pooled feature: **the mean of the patch tokens after the final LayerNorm**, for the last
+    block (``forward``) and for every block (``forward_layers``; each block is a stage). We do
+    not read the class token: I-JEPA trains no class token at all and MAE's gets no loss of
+    its own, so the patch-token mean is the one feature every method of the course trains
+    (MAE fine-tunes with it too). The class token is kept because MoCo v3 and MAE have it in
+    their encoders, where it joins the attention.
+
+    ``forward_tokens(x, keep)`` encodes only the patches whose indices are in ``keep`` (MAE's
+    visible patches, I-JEPA's context block): the others are dropped right after the patch
+    projection, so the encoder never sees their pixels. An image of another size than
+    ``image_size`` is read as the same field of view at another resolution (its position
+    embeddings are interpolated onto the ``image_size`` grid).
+    """
+
+    def __init__(self, in_channels: int = 3, patch_size: int = 4, width: int = 192, depth: int = 6,
+                 heads: int = 3, mlp_ratio: float = 4.0, image_size: int = 32):
+        super().__init__(in_channels)
+        self.patch_size = patch_size
+        self.reference_grid = (image_size // patch_size, image_size // patch_size)
+        self.patch_embed = nn.Conv2d(in_channels, width, patch_size, stride=patch_size)
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, width))
+        self.blocks = nn.ModuleList(Block(width, heads, mlp_ratio) for _ in range(depth))
+        self.norm = nn.LayerNorm(width, eps=1e-6)
+        self.feature_dim = width
+        init_transformer(self)
+        nn.init.normal_(self.cls_token, std=0.02)
+
+    def stages(self):
+        return [(f"block{i + 1}", block) for i, block in enumerate(self.blocks)]
+
+    def grid(self, x: torch.Tensor) -> tuple[int, int]:
+        return x.shape[-2] // self.patch_size, x.shape[-1] // self.patch_size
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """Patch tokens with their position embeddings, ``(B, num_patches, width)``, row-major."""
+        t = self.patch_embed((x - self.mean) / self.std)  # (B, width, h, w)
+        h, w = t.shape[-2:]
+        t = t.flatten(2).transpose(1, 2)
+        return t + self.position_embedding(h, w).to(t.device, t.dtype)
+
+    def position_embedding(self, h: int, w: int, dim: int | None = None) -> torch.Tensor:
+        """The position embeddings of an ``h`` x ``w`` patch grid (``dim`` channels, default the width)."""
+        return sincos_position_embedding(h, w, dim or self.feature_dim, self.reference_grid)
+
+    def tokens_by_block(self, x: torch.Tensor, keep: torch.Tensor | None = None):
+        """Yield ``(name, tokens)`` after every block, ``(B, 1 + patches, width)``, class token first.
+
+        ``keep``: ``(B, k)`` indices of the patches to encode (default: all of them).
+        """
+        t = self.embed(x)
+        if keep is not None:
+            t = t.gather(1, keep.unsqueeze(-1).expand(-1, -1, t.shape[-1]))
+        t = torch.cat([self.cls_token.expand(len(t), -1, -1).to(t.dtype), t], dim=1)  # no position: it has none
+        for name, block in self.stages():
+            t = block(t)
+            yield name, t
+
+    def forward_tokens(self, x: torch.Tensor, keep: torch.Tensor | None = None) -> torch.Tensor:
+        """The encoder's output tokens after the final norm, ``(B, 1 + patches, width)``."""
+        for _, t in self.tokens_by_block(x, keep):
+            pass
+        return self.norm(t)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_tokens(x)[:, 1:].mean(dim=1)
+
+    def forward_maps(self, x: torch.Tensor) -> torch.Tensor:
+        """The patch tokens as a map, ``(B, width, h, w)``."""
+        tokens = self.forward_tokens(x)[:, 1:]
+        return tokens.transpose(1, 2).reshape(len(x), -1, *self.grid(x))
+
+    def forward_layers(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Every block's patch tokens, through the final norm and averaged: ``{name: (B, width)}``."""
+        return {name: self.norm(t)[:, 1:].mean(dim=1) for name, t in self.tokens_by_block(x)}
+# --8<-- [end:vit]
+
+
+VIT_PATCH_SIZES = {"vit-tiny-half": 4}
+
+
+def check_vit(backbone: str, method: str, **image_sides: int) -> None:
+    """For the methods that need a ViT: a ViT backbone and images made of whole patches."""
+    from .errors import UserError
+
+    if backbone not in VIT_PATCH_SIZES:
+        raise UserError(f"backbone={backbone!r}: {method} needs a Vision Transformer "
+                        f"({', '.join(VIT_PATCH_SIZES)})")
+    p = VIT_PATCH_SIZES[backbone]
+    for name, side in image_sides.items():
+        if side % p:
+            raise UserError(f"{name.replace('_', '-')}={side}: must be a multiple of the {p} px patches of {backbone}")
+
+
 def make_backbone(name: str, in_channels: int = 3) -> Backbone:
     """Build a backbone by name (one of ``BACKBONES``)."""
     if name == "convnet":
@@ -123,6 +304,8 @@ def make_backbone(name: str, in_channels: int = 3) -> Backbone:
         return TorchvisionResNet(18, in_channels)
     if name == "resnet50":
         return TorchvisionResNet(50, in_channels)
+    if name == "vit-tiny-half":
+        return ViT(in_channels, patch_size=VIT_PATCH_SIZES[name], width=192, depth=6, heads=3, image_size=32)
     raise ValueError(f"unknown backbone {name!r}; choose one of {', '.join(BACKBONES)}")
 
 

@@ -30,6 +30,7 @@ from .time import (audio_visual_figure, audio_visual_qa, order_prediction_figure
                    shuffle_and_learn_figure, shuffle_and_learn_qa, tracking_animation, tracking_colorization_qa)
 from .results import RESULT_FIGURES
 from .transformation import rotation_figure, rotation_qa, rotation_running_example
+from .vit import FIGURES as VIT_FIGURES
 
 
 def world_samples(path: Path) -> None:
@@ -71,6 +72,7 @@ FIGURES = {
     "shuffle-and-learn.png": shuffle_and_learn_figure,
     "order-prediction.png": order_prediction_figure,
     "audio-visual.png": audio_visual_figure,
+    **VIT_FIGURES,
     # the lecture deck and the lecture pages
     "lecture-texture-shape.png": texture_shape_figure,
     "lecture-fill-in.png": fill_in_figure,

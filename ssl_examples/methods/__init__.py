@@ -29,6 +29,7 @@ FAMILIES = {
     "instances": "Instance discrimination",
     "time": "Exploiting time",
     "multimodal": "Multimodal",
+    "vit": "Beyond 2020: Vision Transformers",
 }
 
 
@@ -63,6 +64,9 @@ REGISTRY = (
     Method("shuffle_and_learn", "Shuffle and Learn", "time"),
     Method("order_prediction", "Order prediction", "time"),
     Method("audio_visual", "Look, Listen and Learn", "multimodal"),
+    Method("moco_v3", "MoCo v3", "vit"),
+    Method("mae", "MAE", "vit"),
+    Method("ijepa", "I-JEPA", "vit"),
 )
 BY_NAME = {m.name: m for m in REGISTRY}
 assert all(m.family in FAMILIES for m in REGISTRY), "every method belongs to a listed family"
