@@ -93,11 +93,26 @@ def cmd_apply(args) -> None:
           f"{result['wall_seconds']:.0f} s wall", flush=True)
     if args.no_save:
         return
-    out = args.out or REPO / BY_NAME[args.name].results
+    out = Path(args.out or REPO / BY_NAME[args.name].results)
     payload = {"command": command_line(args), "seeds": list(args.seeds), "config": asdict(config),
-               **{k: v for k, v in result.items() if k != "per_seed"}}
+               **{k: v for k, v in result.items() if k not in ("per_seed", "samples")}}
+    if result.get("samples"):  # pictures the application made (e.g. a GAN's samples), stored beside
+        payload["samples"] = save_samples(out, result["samples"])
     save_results(out, "selection" if args.select else "test", payload)
     print(f"stored in {out}")
+
+
+def save_samples(out: Path, samples: dict) -> dict[str, str]:
+    """Write each uint8 picture ``(3, H, W)`` as ``<results name>-<key>.png`` beside the results."""
+    from torchvision.io import write_png
+
+    names = {}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    for key, picture in samples.items():
+        path = out.with_name(f"{out.stem}-{key}.png")
+        write_png(picture, str(path), compression_level=9)
+        names[key] = path.name
+    return names
 
 
 def list_applications() -> None:
