@@ -104,13 +104,13 @@ def cmd_apply(args) -> None:
 
 def save_samples(out: Path, samples: dict) -> dict[str, str]:
     """Write each uint8 picture ``(3, H, W)`` as ``<results name>-<key>.png`` beside the results."""
-    from torchvision.io import write_png
+    from PIL import Image
 
     names = {}
     out.parent.mkdir(parents=True, exist_ok=True)
     for key, picture in samples.items():
         path = out.with_name(f"{out.stem}-{key}.png")
-        write_png(picture, str(path), compression_level=9)
+        Image.fromarray(picture.permute(1, 2, 0).numpy()).save(path, optimize=True)
         names[key] = path.name
     return names
 

@@ -66,6 +66,7 @@ def auroc(normal: torch.Tensor, anomalous: torch.Tensor) -> float:
     ties counting one half (the Mann-Whitney statistic, from average ranks)."""
     scores = torch.cat([normal, anomalous]).double()
     _, inverse, counts = torch.unique(scores, return_inverse=True, return_counts=True)
+    counts = counts.double()
     average_rank = counts.cumsum(0) - (counts - 1) / 2  # 1-based rank of each distinct value
     n, m = len(normal), len(anomalous)
     rank_sum = average_rank[inverse[n:]].sum()

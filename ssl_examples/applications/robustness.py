@@ -20,12 +20,14 @@ The weight :math:`\lambda` is chosen on the validation split (corrupted the same
 the paper's 0.5 and its neighbours; the test split is only reported.
 """
 
+import io
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
-from torchvision.io import decode_jpeg, encode_jpeg
+from PIL import Image
 
 from ..augment import gaussian_blur
 from ..data import TensorImages
@@ -63,8 +65,12 @@ def contrast(x: torch.Tensor, severity: int, g: torch.Generator) -> torch.Tensor
 def jpeg(x: torch.Tensor, severity: int, g: torch.Generator) -> torch.Tensor:
     """Compress to JPEG at quality 30, 15 or 7 and decode again (blocks and ringing)."""
     quality = (30, 15, 7)[severity - 1]
-    encoded = encode_jpeg(list(_to_uint8(x)), quality=quality)
-    return torch.stack(decode_jpeg(encoded)).float() / 255
+    out = []
+    for image in _to_uint8(x).permute(0, 2, 3, 1).numpy():
+        buffer = io.BytesIO()
+        Image.fromarray(image).save(buffer, format="JPEG", quality=quality)
+        out.append(np.asarray(Image.open(buffer).convert("RGB")))
+    return torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2).float() / 255
 
 
 def haze(x: torch.Tensor, severity: int, g: torch.Generator) -> torch.Tensor:

@@ -8,6 +8,7 @@ Each figure is a function ``f(path)``; add yours to ``FIGURES``.
 from pathlib import Path
 
 from ..errors import UserError
+from .applications import APPLICATION_FIGURES
 from .instances import exemplar_figure, simclr_views_figure
 from .lecture import LECTURE_FIGURES
 from .reconstruction import bownet_figure, colorization_figure, context_encoder_figure
@@ -37,6 +38,7 @@ FIGURES = {
     "order-prediction.png": order_prediction_figure,
     "audio-visual.png": audio_visual_figure,
     **LECTURE_FIGURES,
+    **APPLICATION_FIGURES,
 }
 
 
