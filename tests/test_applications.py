@@ -194,8 +194,8 @@ def test_the_rotation_head_learns_the_rotation_labels():
     """The head's targets are rotate_batch's labels: a model trained only on them (classifier
     weight off by zero labels) gets rotation accuracy far above chance on upright-biased images."""
     torch.manual_seed(0)
-    images = torch.zeros(32, 3, 32, 32, dtype=torch.uint8)
-    images[:, :, :12] = 230  # bright at the top: the rotation is obvious
+    images = torch.zeros(32, 3, 16, 16, dtype=torch.uint8)
+    images[:, :, :6] = 230  # bright at the top: the rotation is obvious
     batch = {"image": images, "label": torch.zeros(32, dtype=torch.long)}
     model = RotationAuxClassifier(small_backbone(8), 2, rotation_weight=1.0)
     loss_before_and_after(model, lambda m: m(batch)[0], steps=20, lr=3e-3)
@@ -221,7 +221,7 @@ def test_jigsaw_labels_name_the_permutation():
 
 @pytest.fixture(scope="module")
 def small_batch():
-    images, _, labels = world_split("train", 32)
+    images, _, labels = world_split("train", 32, 16)  # 16 px: the networks take any size, tests stay fast
     return {"image": images, "label": labels}
 
 
@@ -234,7 +234,7 @@ def test_rotation_aux_classifier_training_lowers_its_loss(small_batch, weight):
 
 
 def test_jigen_training_lowers_its_loss():
-    images, labels = styled_split("train", 32, 30, "cartoon")
+    images, labels = styled_split("train", 32, 15, "cartoon")
     torch.manual_seed(0)
     model = JigsawAuxClassifier(small_backbone(), len(CLASSES), jigsaw_weight=0.7)
     batch = {"image": images, "label": labels}
@@ -243,7 +243,7 @@ def test_jigen_training_lowers_its_loss():
 
 
 def test_protonet_with_rotation_training_lowers_its_loss():
-    images, _, labels = world_split("train", 200)
+    images, _, labels = world_split("train", 200, 16)
     base = torch.isin(labels, torch.tensor(BASE_CLASSES))
     episodes = Episodes(images[base], labels[base], BASE_CLASSES, way=3, shot=2, query=2, count=1)
     batch = {"image": episodes[0]["image"][None]}
@@ -253,14 +253,14 @@ def test_protonet_with_rotation_training_lowers_its_loss():
     assert after < 0.8 * before
 
 
-def test_gan_steps_lower_each_players_loss(small_batch):
+def test_gan_steps_lower_each_players_loss():
     torch.manual_seed(0)
     G, D = Generator(z_dim=16, width=8), Discriminator(width=8)
-    real = small_batch["image"].float() / 127.5 - 1
-    fake = G(torch.randn(32, 16)).detach()
+    real = world_split("train", 16)[0].float() / 127.5 - 1  # the GAN's 32 px images
+    fake = G(torch.randn(16, 16)).detach()
     before, after = loss_before_and_after(D, lambda d: discriminator_loss(d, real, fake, beta=1.0), steps=10, lr=2e-3)
     assert after < 0.8 * before
-    z = torch.randn(32, 16)
+    z = torch.randn(16, 16)
     G.eval()  # fixed BatchNorm statistics, so the loss is a function of the weights only
     before, after = loss_before_and_after(G, lambda g: generator_loss(D, g(z), alpha=0.2), steps=10, lr=2e-3)
     assert after < before
