@@ -538,6 +538,7 @@ def cartoon_background(scenes: Scenes, size: int) -> torch.Tensor:
     return torch.where(above[:, None, :, None], sky[:, :, None, None], ground[:, :, None, None]).expand(-1, -1, -1, size)
 
 
+# --8<-- [start:styles]
 def styled_layers(scenes: Scenes, size: int, style: str):
     """Like ``render_layers`` for the cartoon (flat part colours, no shading, dark outlines)
     and sketch (paper-white parts, grey outlines) styles: premultiplied RGB and coverage."""
@@ -583,6 +584,7 @@ def render_style(scenes: Scenes, size: int, style: str = "photo") -> torch.Tenso
         layer = order[:, r]
         image = rgb[rows, layer] + image * (1 - alpha[rows, layer][:, None])
     return image.clamp(0, 1)
+# --8<-- [end:styles]
 
 
 def styled_split(split: str, n: int, size: int = 32, style: str = "photo", start: int = 0):
