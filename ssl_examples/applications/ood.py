@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 
 from ..data import TensorImages
-from ..data.world import CLASSES, DISTRACTOR, MAIN, SPLITS, render_scenes, scenes_for, world_split
+from ..data.world import DISTRACTOR, MAIN, SPLITS, render_scenes, scenes_for, world_split
 from ..methods.rotation import rotate_batch
 from ..train import Recipe
 from .common import CpuClock, RotationAuxClassifier, accuracy, batched, fit, small_backbone
