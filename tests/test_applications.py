@@ -22,7 +22,7 @@ from ssl_examples.applications.ood import auroc, msp_score, object_free, rotatio
 from ssl_examples.applications.robustness import CORRUPTIONS, corrupt
 from ssl_examples.applications.ssgan import (Discriminator, Generator, discriminator_loss, frechet_distance,
                                              generator_loss)
-from ssl_examples.applications.tables import markdown_table, text_table
+from ssl_examples.applications.tables import headline, markdown_table, text_table
 from ssl_examples.data.world import (CLASSES, MAIN, STYLES, render, render_layers, render_style, scenes_for, styled_split,
                                      world_split)
 from ssl_examples.errors import UserError
@@ -347,6 +347,7 @@ def test_every_application_has_its_module_page_figure_results_and_nav(app):
     assert {k: tuple(v) if isinstance(v, list) else v for k, v in test["config"].items()} == defaults
     for key, value in stored.get("selection", {}).get("chosen", {}).items():
         assert defaults[key] == value, f"{app.name}: {key} is {defaults[key]}, validation chose {value}"
+    assert " ± " in headline(app, test)  # the slides' number exists in the stored tables
 
 
 TABLE = {"id": "t", "title": "A title.", "row_header": "rows", "columns": ["plain", "ssl"], "unit": "%",
@@ -362,6 +363,13 @@ def test_tables_show_mean_interval_and_paired_gain():
     assert "| episodes | 30.0 ± 1.0 | 40.0 ± 2.0 | – |" in md
     assert md.endswith("*A title.*")
     assert "gain: ssl" in text_table(TABLE).splitlines()[1]
+
+
+def test_headline_sentence():
+    app = SimpleNamespace(headline=("t", "clean", 1))
+    assert headline(app, {"tables": [TABLE]}) == (
+        "clean: 70.0 ± 24.8 % with ssl against 60.0 ± 24.8 % with plain (paired gain +10.0 ± 0.0 points; "
+        "mean ± 95 % interval over 3 seeds)")
 
 
 def load_hook():
@@ -383,6 +391,8 @@ def test_hook_renders_stored_tables_and_refuses_bad_markers(tmp_path):
     out = hook.on_page_markdown("a\n<!-- application:tables ood -->\nb", page, config, None)
     assert "| clean | 60.0 ± 24.8 |" in out and "99 s of CPU time with 1 thread" in out and "<!--" not in out
     assert "| clean |" in hook.on_page_markdown("<!-- application:table ood t -->", page, config, None)
+    with pytest.raises(PluginError, match="no table 'auroc'"):  # the registry's headline is not in this fake
+        hook.on_page_markdown("<!-- application:headline ood -->", page, config, None)
     assert "Not run yet" in hook.on_page_markdown("<!-- application:selection ood -->", page, config, None)
     assert "python -m ssl_examples apply jigen" in hook.on_page_markdown("<!-- application:tables jigen -->",
                                                                          page, config, None)

@@ -7,7 +7,9 @@ marker where they belong, and the build replaces it:
 
 * ``<!-- application:tables NAME -->``: every table of the test run, then how it was made;
 * ``<!-- application:table NAME ID -->``: one table of the test run by its ``id``;
-* ``<!-- application:selection NAME -->``: the selection tables, then how they were made.
+* ``<!-- application:selection NAME -->``: the selection tables, then how they were made;
+* ``<!-- application:headline NAME -->``: one sentence with the headline number (the one the
+  slides quote), from ``tables.headline``.
 
 A part not stored yet is shown as a note naming the command to run; an unknown marker, an
 unknown application or a table id that the results do not have fails the build. Tables are
@@ -46,9 +48,9 @@ def provenance(part: dict, what: str) -> str:
 
 def render(kind: str, args: list[str], docs_dir: str, where: str) -> str:
     from ssl_examples.applications import BY_NAME
-    from ssl_examples.applications.tables import markdown_table
+    from ssl_examples.applications.tables import headline, markdown_table
 
-    if kind not in ("tables", "table", "selection"):
+    if kind not in ("tables", "table", "selection", "headline"):
         raise PluginError(f"{where}: unknown marker <!-- application:{kind} -->")
     if not args or args[0] not in BY_NAME:
         raise PluginError(f"{where}: <!-- application:{kind} --> needs an application name, one of {', '.join(BY_NAME)}")
@@ -59,6 +61,11 @@ def render(kind: str, args: list[str], docs_dir: str, where: str) -> str:
     part = results.get(part_name)
     if part is None:
         return not_run(command)
+    if kind == "headline":
+        try:
+            return headline(BY_NAME[name], part)
+        except ValueError as e:
+            raise PluginError(f"{where}: {name}: {e}; run {command} again") from None
     tables = part["tables"]
     if kind == "table":
         wanted = [t for t in tables if len(args) > 1 and t["id"] == args[1]]

@@ -28,6 +28,7 @@ class Application:
     name: str  # module name and command-line name
     title: str  # how pages, tables and the navigation call it
     summary: str  # one line for ``python -m ssl_examples list``
+    headline: tuple[str, str, int]  # the number for slides: (table id, row label, column) vs column 0
 
     @property
     def page(self) -> str:
@@ -45,15 +46,20 @@ class Application:
 
 REGISTRY = (
     Application("robustness", "Robustness to corruptions",
-                "a rotation head beside a classifier, tested on corrupted images (Hendrycks et al., 2019)"),
+                "a rotation head beside a classifier, tested on corrupted images (Hendrycks et al., 2019)",
+                ("corruptions", "mean corrupted", 1)),
     Application("ood", "Out-of-distribution detection",
-                "a rotation-based anomaly score against the maximum softmax (Hendrycks et al., 2019)"),
+                "a rotation-based anomaly score against the maximum softmax (Hendrycks et al., 2019)",
+                ("auroc", "held-out classes", 2)),
     Application("jigen", "Domain generalisation with jigsaws",
-                "a jigsaw head beside a classifier, tested on an unseen image style (Carlucci et al., 2019)"),
+                "a jigsaw head beside a classifier, tested on an unseen image style (Carlucci et al., 2019)",
+                ("leave-one-domain-out", "mean", 1)),
     Application("fewshot", "Few-shot learning",
-                "a prototypical network with and without a rotation loss (Gidaris et al., 2019)"),
+                "a prototypical network with and without a rotation loss (Gidaris et al., 2019)",
+                ("novel", "5-way 1-shot", 1)),
     Application("ssgan", "A self-supervised GAN",
-                "a DCGAN whose discriminator also predicts rotations (Chen et al., 2019)"),
+                "a DCGAN whose discriminator also predicts rotations (Chen et al., 2019)",
+                ("frechet", "generated images", 1)),
 )
 BY_NAME = {a.name: a for a in REGISTRY}
 

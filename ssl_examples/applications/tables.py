@@ -67,3 +67,20 @@ def markdown_table(table: dict) -> str:
     lines = ["| " + " | ".join(head) + " |", "|---" + "|--:" * (len(head) - 1) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in body(table)]
     return "\n".join(lines) + f"\n\n*{table['title']}*"
+
+
+def headline(app, part: dict) -> str:
+    """One sentence with an application's headline number, for slides and pages: the cell
+    ``app.headline`` names beside the baseline's, and the paired gain."""
+    table_id, row_label, column = app.headline
+    table = next((t for t in part["tables"] if t["id"] == table_id), None)
+    row = next((r for r in table["rows"] if r["label"] == row_label), None) if table else None
+    if row is None:
+        raise ValueError(f"the stored results have no table {table_id!r} with a row {row_label!r}")
+    unit = " %" if table.get("unit") == "%" else ""
+    points = " points" if table.get("unit") == "%" else ""
+    return (f"{row_label}: {cell_text(row['cells'][column], table)}{unit} with {table['columns'][column]} against "
+            f"{cell_text(row['cells'][0], table)}{unit} with {table['columns'][0]} (paired gain "
+            f"{gain_text(row['cells'][column], row['cells'][0], table)}{points}; mean ± 95 % interval over "
+            f"{len(row['cells'][0])} seeds)")
+
