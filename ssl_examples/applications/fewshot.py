@@ -130,7 +130,7 @@ class Config:
     train_query: int = 5
     lr: float = 4e-3
     weight_decay: float = 5e-4
-    rotation_weight: float = 0.5  # λ, chosen on val by ``select``
+    rotation_weight: float = 1.0  # λ, chosen on val by ``select``
     weights_to_try: tuple = (0.25, 0.5, 1.0)
     shots: tuple = (1, 5)  # test episodes: 5-way K-shot
     test_queries: int = 15
