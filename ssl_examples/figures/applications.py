@@ -80,7 +80,7 @@ def robustness_figure(path: Path) -> None:
         _missing(ax, "robustness")
     else:
         _bars(ax, _table(part, "corruptions"), ylabel="top-1 accuracy (%)")
-        ax.tick_params(axis="x", labelrotation=20)
+        plt.setp(ax.get_xticklabels(), rotation=25, ha="right", rotation_mode="anchor")
     save(fig, path)
 
 
