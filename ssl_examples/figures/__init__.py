@@ -8,7 +8,7 @@ Each figure is a function ``f(path)``; add yours to ``FIGURES``.
 from pathlib import Path
 
 from ..errors import UserError
-from .applications import APPLICATION_FIGURES
+from .application_results import APPLICATION_FIGURES
 from .instances import exemplar_figure, simclr_views_figure
 from .lecture import LECTURE_FIGURES
 from .reconstruction import bownet_figure, colorization_figure, context_encoder_figure
