@@ -26,6 +26,11 @@ $(VENV)/.installed: requirements.txt constraints.txt pyproject.toml
 	$(PY) -m pip install --disable-pip-version-check -q --no-deps --no-build-isolation -e .
 	touch $@
 
+# Tests and the speed comparison also need pytest, Playwright, lightly and kornia.
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+	$(PY) -m pip install --disable-pip-version-check -q -r requirements-dev.txt -c constraints.txt
+	touch $@
+
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
@@ -54,10 +59,10 @@ serve: setup figures
 	$(PY) -m mkdocs serve --strict -a 127.0.0.1:8000
 
 # --- tests ------------------------------------------------------------------
-test: setup browser figures
+test: setup $(VENV)/.installed-dev browser figures
 	$(PY) -m pytest
 
-test-fast: setup
+test-fast: setup $(VENV)/.installed-dev
 	$(PY) -m pytest -m "not browser and not site"
 
 bench: setup

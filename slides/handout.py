@@ -14,10 +14,9 @@ import sys
 import threading
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+from deck_parser import parse_deck  # a sibling module: run as a script, or slides/ on the path
 
-from deck_builder import parse_deck  # noqa: E402
+HERE = Path(__file__).resolve().parent
 
 CHROMIUM = "/usr/bin/chromium"
 WIDTH, HEIGHT = 1210, 681    # remark's own 16:9 slide size in CSS pixels: scale 1, one slide per page

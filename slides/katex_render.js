@@ -1,4 +1,4 @@
-// Render TeX with KaTeX for the deck builder (slides/deck_builder.py).
+// Render TeX with KaTeX for the deck builder (slides/deck_math.py).
 // stdin: JSON list of {tex, display}; stdout: JSON list of {html} or {error},
 // in the same order. One process renders every formula of a build.
 'use strict';

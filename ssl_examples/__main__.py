@@ -44,6 +44,12 @@ def add_runtime_args(p: argparse.ArgumentParser) -> None:
                    help="under torchrun on GPUs: BatchNorm statistics over all processes (SyncBatchNorm)")
 
 
+def add_layers_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--layers", nargs="+", default=["all"], metavar="LAYER",
+                   help="backbone stages to probe: all (default) or names such as block3 block5; "
+                        "the headline is the best of them on the validation split")
+
+
 def make_parser() -> Parser:
     parser = Parser(prog="python -m ssl_examples", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
@@ -68,17 +74,26 @@ def make_parser() -> Parser:
     p.add_argument("--out", type=Path, default=None, help="run folder (default: runs/METHOD)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     p.add_argument("--no-eval", action="store_true", help="skip the evaluation at the end")
+    add_layers_arg(p)
 
     p = sub.add_parser("evaluate", help="evaluate a checkpoint's backbone")
     p.add_argument("checkpoint", type=Path)
     p.add_argument("--protocol", nargs="+", default=["linear", "knn"],
                    choices=["linear", "knn", "finetune-1", "finetune-10", "finetune-100"])
+    add_layers_arg(p)
     add_data_args(p)
     add_runtime_args(p)
 
-    p = sub.add_parser("bench", help="pre-train every method on a fixed budget and compare")
+    p = sub.add_parser("bench", help="pre-train every method on a fixed budget, over seeds, and compare")
     p.add_argument("--methods", nargs="+", default=None, help="only these methods (default: all)")
-    p.add_argument("--out", type=Path, default=Path("docs/results/bench.json"))
+    p.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2],
+                   help="one run per seed (default: 0 1 2); rows show the mean and its 95%% interval")
+    p.add_argument("--tier", default="cpu",
+                   help="cpu: the one-minute recipes (RECIPE); gpu: ResNet-18 on 50 000 images (GPU_RECIPE)")
+    p.add_argument("--finetune", type=int, nargs="+", default=[], metavar="PERCENT",
+                   help="also fine-tune each run with these percentages of the labels (1, 10, 100)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="results file (default: docs/results/bench.json, bench-gpu.json for --tier gpu)")
     p.add_argument("--speed", action="store_true",
                    help="instead: training throughput of SimCLR and MoCo (ResNet-18), ours vs lightly")
     p.add_argument("--steps", type=int, default=3, help="--speed: timed steps per measurement")
@@ -113,28 +128,51 @@ def get_method(name: str):
 
 def cmd_list(args) -> None:
     from .data import DATASETS
-    from .methods import METHODS
+    from .methods import FAMILIES, METHODS, REGISTRY
     from .nets import BACKBONES
 
     print("methods:")
-    for name, module in METHODS.items():
-        print(f"  {name:24s} {module.__doc__.strip().splitlines()[0]}")
+    for family, title in FAMILIES.items():
+        print(f"  {title}:")
+        for m in (m for m in REGISTRY if m.family == family):
+            print(f"    {m.name:24s} {METHODS[m.name].__doc__.strip().splitlines()[0]}")
     print("datasets: " + ", ".join(DATASETS))
     print("backbones: " + ", ".join(BACKBONES))
     from .applications.cli import list_applications
     list_applications()
 
 
-def print_table(title: str, columns: list[str], rows: dict[str, list[float]]) -> None:
+def chosen_layers(args, backbone) -> list[str]:
+    """``--layers all`` or names of the backbone's stages; anything else is a user error."""
+    if args.layers == ["all"]:
+        return list(backbone.layer_names)
+    unknown = [name for name in args.layers if name not in backbone.layer_names]
+    if unknown or not args.layers:
+        raise UserError(f"--layers: unknown layer {unknown[0] if unknown else ''!r}; this backbone has "
+                        f"{', '.join(backbone.layer_names)} (or all)")
+    return list(args.layers)
+
+
+def print_probes(title: str, results: dict[str, dict], names: list[str]) -> None:
+    """Per-layer table (val chooses, test reports) and each protocol's headline layer."""
+    def cell(r: dict) -> str:
+        return f"{100 * r['val']:.1f} / {100 * r['test']:.1f}"
+
     print(f"\n{title}")
-    print(f"  {'protocol':14s}" + "".join(f"{c:>14s}" for c in columns))
-    for name, values in rows.items():
-        print(f"  {name:14s}" + "".join(f"{100 * v:13.1f}%" for v in values))
+    print(f"  {'':10s}" + "".join(f"{n + ' linear':>24s}{n + ' kNN':>24s}" for n in names))
+    print(f"  {'layer':10s}" + f"{'val / test':>24s}" * 2 * len(names))
+    for layer in results[names[0]]["layers"]:
+        rows = [results[n]["layers"][layer] for n in names]
+        print(f"  {layer:10s}" + "".join(f"{cell(r['linear']):>24s}{cell(r['knn']):>24s}" for r in rows))
+    for p, label in (("linear", "linear probe"), ("knn", "kNN")):
+        parts = [f"{n} {100 * results[n][p]:.1f} % ({results[n]['best'][p]})" for n in names]
+        print(f"  {label} on the test split, at the best layer on validation: " + ", ".join(parts))
 
 
 def cmd_pretrain(args) -> None:
     import torch
 
+    from .checks import check_recipe, check_runtime
     from .data import load_for_method
     from .evaluate import frozen_protocols
     from .nets import make_backbone
@@ -146,17 +184,22 @@ def cmd_pretrain(args) -> None:
                   "optimizer", "weight_decay", "warmup_epochs")
                  if getattr(args, k) is not None}
     if args.temperature is not None:
+        if not any(f == "temperature" for f in method.RECIPE.__dataclass_fields__):
+            raise UserError(f"--temperature: {args.method} has no temperature")
         args.set.append(f"temperature={args.temperature}")
     overrides.update(recipe_settings(method.RECIPE, args.set))
     recipe: Recipe = replace(method.RECIPE, **overrides)
     runtime = runtime_from(args)
+    check_recipe(recipe, method)  # every value, once, before any work
+    check_runtime(runtime)
+    layers = chosen_layers(args, make_backbone(recipe.backbone))
     device = pick_device(runtime.device)  # a bad --device fails before any work
     run_dir = args.out or Path("runs") / args.method
     checkpoint = run_dir / "checkpoint.pt"
     if checkpoint.exists() and not args.resume:
         raise UserError(f"{checkpoint} exists: pass --resume to continue that run, or --out DIR for a new one")
     data_name = args.data or "world"
-    data = load_for_method(method, data_name, recipe.image_size, recipe.num_images, args.data_root, args.download)
+    data = load_for_method(method, recipe, data_name, args.data_root, args.download)
     torch.manual_seed(runtime.seed)
     model = method.build(recipe, data)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -172,13 +215,14 @@ def cmd_pretrain(args) -> None:
     print(f"checkpoint: {checkpoint}")
     if args.no_eval:
         return
-    ours = frozen_protocols(model.backbone, data, device)
-    torch.manual_seed(runtime.seed)
-    random_init = frozen_protocols(make_backbone(recipe.backbone, model.backbone.in_channels), data, device)
-    print_table(f"top-1 on the {data_name} test split ({len(data.test)} images)",
-                [args.method, "random init"],
-                {"linear probe": [ours["linear"], random_init["linear"]],
-                 "kNN (k=200)": [ours["knn"], random_init["knn"]]})
+    ours = frozen_protocols(model.backbone, data, device, layers)
+    torch.manual_seed(runtime.seed)  # the untrained twin: same seed, same backbone
+    random_init = frozen_protocols(make_backbone(recipe.backbone, model.backbone.in_channels), data, device, layers)
+    print_probes(f"{data_name}: probes fitted on {len(data.train)} images, chosen on {len(data.val)} (val), "
+                 f"reported on {len(data.test)} (test); seed {runtime.seed}",
+                 {args.method: ours, "random init": random_init}, [args.method, "random init"])
+    print("  one seed; `python -m ssl_examples bench --methods "
+          f"{args.method}` runs three with intervals")
 
 
 def recipe_settings(recipe, settings: list[str]) -> dict:
@@ -202,32 +246,33 @@ def recipe_settings(recipe, settings: list[str]) -> dict:
 def cmd_evaluate(args) -> None:
     import torch
 
+    from .checks import check_runtime
     from .data import load_images
     from .evaluate import finetune, frozen_protocols
     from .nets import make_backbone
-    from .train import Recipe, load_checkpoint, pick_device
+    from .train import load_checkpoint, pick_device
 
     state = load_checkpoint(args.checkpoint)
     meta = state["meta"]
     backbone = make_backbone(meta["backbone"], meta["in_channels"])
     weights = {k[len("backbone."):]: v for k, v in state["model"].items() if k.startswith("backbone.")}
     backbone.load_state_dict(weights)
+    layers = chosen_layers(args, backbone)
     image_size = args.image_size or meta["image_size"]
     data = load_images(args.data or meta["data"], image_size, args.data_root, args.download,
                        args.num_images or state["recipe"]["num_images"])
     runtime = runtime_from(args)
+    check_runtime(runtime)
     device = pick_device(runtime.device)
-    results = {}
+    title = f"{meta['method']} ({args.checkpoint}) on {data.name}, {len(data.test)} test images"
     if {"linear", "knn"} & set(args.protocol):
-        results.update(frozen_protocols(backbone, data, device))
+        torch.manual_seed(runtime.seed)
+        print_probes(title, {meta["method"]: frozen_protocols(backbone, data, device, layers)}, [meta["method"]])
     for p in args.protocol:
         if p.startswith("finetune"):
-            fraction = int(p.split("-")[1]) / 100
-            recipe = Recipe.from_dict({**state["recipe"], "epochs": 10, "lr": 1e-3})
             torch.manual_seed(runtime.seed)
-            results[p] = finetune(backbone, data, fraction, recipe, runtime)
-    print_table(f"{meta['method']} ({args.checkpoint}) on {data.name}, {len(data.test)} test images",
-                ["top-1"], {p: [results[p]] for p in args.protocol})
+            accuracy = finetune(backbone, data, int(p.split("-")[1]) / 100, runtime)
+            print(f"  {p}: {100 * accuracy:.1f} % on the test split")
 
 
 def cmd_bench(args) -> None:
@@ -237,8 +282,14 @@ def cmd_bench(args) -> None:
         run_speed(runtime_from(args), steps=args.steps, batch_size=args.speed_batch, backbone=args.speed_backbone)
         return
     from .bench import run_bench
+    from .checks import check_runtime
 
-    run_bench(args.methods, args.out, runtime_from(args))
+    runtime = runtime_from(args)
+    check_runtime(runtime)
+    bad = [f for f in args.finetune if f not in (1, 10, 100)]
+    if bad:
+        raise UserError(f"--finetune {bad[0]}: choose label percentages among 1, 10 and 100")
+    run_bench(args.methods, args.out, runtime, seeds=args.seeds, tier=args.tier, finetune_fractions=args.finetune)
 
 
 def cmd_figures(args) -> None:

@@ -10,6 +10,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from .color import from_hue, hsv_to_rgb, hue_value_chroma, luma, rgb_to_hsv  # noqa: F401 (re-exported)
+
 
 def crop_boxes(batch_size: int, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3), device=None) -> torch.Tensor:
     """Random crop boxes as (centre x, centre y, width, height) in [-1, 1] image coordinates.
@@ -52,18 +54,14 @@ def random_resized_crop_flip(x: torch.Tensor, scale=(0.08, 1.0), size: int | Non
 # (tested against its torchvision.transforms.v2.functional counterpart) and, for the
 # random ops, a version that draws those parameters, one per image, from torch's generator.
 
-GREY_WEIGHTS = (0.2989, 0.587, 0.114)  # ITU-R 601 luma, the weights torchvision uses
-
-
 def _per_image(v, x: torch.Tensor) -> torch.Tensor:
     """A scalar or a ``(B,)`` tensor -> ``(B, 1, 1, 1)``, ready to broadcast over images."""
     return torch.as_tensor(v, dtype=x.dtype, device=x.device).reshape(-1, 1, 1, 1)
 
 
 def grayscale(x: torch.Tensor) -> torch.Tensor:
-    """Luma of an RGB batch, ``(B, 1, H, W)``."""
-    r, g, b = x.unbind(1)
-    return (GREY_WEIGHTS[0] * r + GREY_WEIGHTS[1] * g + GREY_WEIGHTS[2] * b).unsqueeze(1)
+    """Luma of an RGB batch, ``(B, 1, H, W)`` (``color.luma``)."""
+    return luma(x)
 
 
 def _mix(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -87,42 +85,10 @@ def adjust_saturation(x: torch.Tensor, factor) -> torch.Tensor:
     return _mix(x, grayscale(x), _per_image(factor, x))
 
 
-def _hue_value_chroma(x: torch.Tensor):
-    """Hue in [0, 1), value (the largest channel) and chroma (largest minus smallest)."""
-    r, g, b = x.unbind(1)
-    v = torch.maximum(torch.maximum(r, g), b)
-    chroma = v - torch.minimum(torch.minimum(r, g), b)
-    safe = torch.where(chroma > 0, chroma, torch.ones_like(chroma))
-    # Hue in sextants: the largest channel picks the sector, the other two the offset in it.
-    h = torch.where(r == v, (g - b) / safe, torch.where(g == v, 2 + (b - r) / safe, 4 + (r - g) / safe))
-    h = torch.where(chroma > 0, torch.remainder(h / 6, 1.0), torch.zeros_like(h))
-    return h.unsqueeze(1), v.unsqueeze(1), chroma.unsqueeze(1)
-
-
-def _from_hue(h: torch.Tensor, v: torch.Tensor, chroma: torch.Tensor) -> torch.Tensor:
-    """RGB from hue, value and chroma: channel n is ``v - chroma * clamp(min(k, 4 - k), 0, 1)``."""
-    n = torch.tensor([5.0, 3.0, 1.0], dtype=h.dtype, device=h.device).view(1, 3, 1, 1)
-    k = torch.remainder(n + 6 * h, 6)
-    return v - chroma * torch.minimum(k, 4 - k).clamp(0, 1)
-
-
-def rgb_to_hsv(x: torch.Tensor) -> torch.Tensor:
-    """RGB batch in [0, 1] -> HSV with hue in [0, 1)."""
-    h, v, chroma = _hue_value_chroma(x)
-    s = chroma / torch.where(v > 0, v, torch.ones_like(v))
-    return torch.cat([h, s, v], dim=1)
-
-
-def hsv_to_rgb(hsv: torch.Tensor) -> torch.Tensor:
-    """Inverse of ``rgb_to_hsv``."""
-    h, s, v = hsv[:, 0:1], hsv[:, 1:2], hsv[:, 2:3]
-    return _from_hue(h, v, v * s)
-
-
 def adjust_hue(x: torch.Tensor, shift) -> torch.Tensor:
     """Rotate the hue of each image by ``shift`` turns (in [-0.5, 0.5]); value and chroma stay."""
-    h, v, chroma = _hue_value_chroma(x)
-    return _from_hue(torch.remainder(h + _per_image(shift, x), 1.0), v, chroma)
+    h, v, chroma = hue_value_chroma(x)
+    return from_hue(torch.remainder(h + _per_image(shift, x), 1.0), v, chroma)
 
 
 def _uniform(b: int, low: float, high: float, device) -> torch.Tensor:
@@ -131,24 +97,33 @@ def _uniform(b: int, low: float, high: float, device) -> torch.Tensor:
 
 def color_jitter(x: torch.Tensor, brightness: float = 0.4, contrast: float = 0.4, saturation: float = 0.4,
                  hue: float = 0.1, p: float = 0.8) -> torch.Tensor:
-    """Random brightness, contrast, saturation and hue, each image with its own factors.
+    """Random brightness, contrast, saturation and hue, each image with its own factors and
+    its own order of the four changes (as torchvision's ColorJitter and SimCLR do).
 
     With probability ``p`` per image (SimCLR: 0.8), the factors are drawn uniformly from
     ``[1 - brightness, 1 + brightness]`` (same for contrast, saturation) and the hue shift
-    from ``[-hue, hue]``; the four changes are applied in that fixed order. The other images
-    are returned unchanged. SimCLR's strength ``s`` is ``(0.8 s, 0.8 s, 0.8 s, 0.2 s)``.
+    from ``[-hue, hue]``. The other images are returned unchanged. SimCLR's strength ``s`` is
+    ``(0.8 s, 0.8 s, 0.8 s, 0.2 s)``.
     """
     b, dev = x.shape[0], x.device
     apply = torch.rand(b, device=dev) < p
-    fb = _uniform(b, max(0.0, 1 - brightness), 1 + brightness, dev)
-    fc = _uniform(b, max(0.0, 1 - contrast), 1 + contrast, dev)
-    fs = _uniform(b, max(0.0, 1 - saturation), 1 + saturation, dev)
-    fh = _uniform(b, -hue, hue, dev)
-    y = adjust_brightness(x, fb)
-    y = adjust_contrast(y, fc)
-    y = adjust_saturation(y, fs)
-    if hue > 0:
-        y = adjust_hue(y, fh)
+    factors = torch.stack([_uniform(b, max(0.0, 1 - brightness), 1 + brightness, dev),
+                           _uniform(b, max(0.0, 1 - contrast), 1 + contrast, dev),
+                           _uniform(b, max(0.0, 1 - saturation), 1 + saturation, dev),
+                           _uniform(b, -hue, hue, dev)], dim=1)  # (B, 4)
+    order = torch.rand(b, 4, device=dev).argsort(dim=1)  # order[i, r]: image i's r-th change
+    ops = (adjust_brightness, adjust_contrast, adjust_saturation, adjust_hue)
+    identity = (1.0, 1.0, 1.0, 0.0)  # the factor that leaves an image as it is
+    y = x
+    # In round r every image gets the change it draws for position r; the other three
+    # changes run with their identity factor for it, so the whole batch stays one tensor
+    # (no per-image Python loop, no host synchronisation).
+    for r in range(4):
+        for k, op in enumerate(ops):
+            if k == 3 and hue == 0:
+                continue
+            mine = order[:, r] == k
+            y = op(y, torch.where(mine, factors[:, k], torch.full_like(factors[:, k], identity[k])))
     return torch.where(apply.view(-1, 1, 1, 1), y, x)
 
 

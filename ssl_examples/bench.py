@@ -1,16 +1,22 @@
-"""The benchmark: every method on a fixed budget on the embedded data, next to its baselines.
+"""The benchmark: every method on a fixed budget, over seeds, next to its baselines.
 
-``python -m ssl_examples bench`` pre-trains each method with its ``RECIPE`` (the same
-defaults ``pretrain`` uses), evaluates the backbone with the linear probe and kNN, and
-puts the numbers beside three baselines computed on the same images:
+``python -m ssl_examples bench`` pre-trains each method with its recipe for the chosen tier
+(``cpu``: the ``RECIPE`` that ``pretrain`` uses, embedded data, about a minute on a laptop;
+``gpu``: ``GPU_RECIPE``, a ResNet-18 on 50 000 images), once per seed (``--seeds``, three by
+default: a seed changes the initialisation, the augmentation draws and the batch order; the
+data stay fixed). Each run is read by the per-layer probes (``evaluate.frozen_protocols``:
+linear probe and kNN on every stage, choices made on the validation split) and stands
+beside three baselines on the same labelled images and seeds:
 
 * raw pixels: the protocols on the flattened pixels (no network at all);
-* random init: the protocols on the same backbone, untrained;
-* supervised: the backbone trained with all labels, then probed the same way.
+* random init: the same backbone, untrained, probed the same way (its own best layer);
+* supervised: the backbone trained with every training label, then probed the same way.
 
-It prints a table and writes it as JSON (``docs/results/bench.json``), which the results
-page and every method page render. ``--methods a b`` re-runs only those rows and keeps the
-others, so a new method adds its row without re-running the rest.
+The headline of a row is each protocol's test accuracy at the layer whose *mean validation*
+accuracy over the seeds is highest; its gain over random init is computed seed by seed.
+Every seed's value is stored (``docs/results/bench.json``, or ``bench-gpu.json`` for the GPU
+tier), which the results page and every method page render. ``--methods a b`` re-runs only
+those rows and keeps the others.
 """
 
 import json
@@ -23,77 +29,138 @@ from pathlib import Path
 
 import torch
 
-from .data import load_for_method, load_images
-from .evaluate import SupervisedClassifier, frozen_protocols, knn_accuracy, linear_probe
+from .data import load_for_method
+from .errors import UserError
+from .evaluate import SupervisedClassifier, finetune, frozen_protocols, knn_accuracy, linear_probe
 from .methods import METHODS
 from .nets import make_backbone
+from .stats import format_interval, gain_interval
 from .train import Recipe, Runtime, pick_device, train
 
-# The supervised reference gets labels and a budget comparable to the methods' own.
-SUPERVISED = Recipe(epochs=15, batch_size=128, lr=2e-3, weight_decay=5e-4)
+PROTOCOLS = ("linear", "knn")
+
+# The supervised reference: the same backbone trained with labels on as many images as the
+# tier pre-trains on, with a budget like the methods' own (the image size and backbone follow
+# the method's recipe). It is then probed like every method.
+SUPERVISED = {"cpu": Recipe(num_images=3000, epochs=15, batch_size=128, lr=2e-3, weight_decay=5e-4),
+              "gpu": Recipe(num_images=50_000, epochs=15, batch_size=512, lr=2e-3, weight_decay=5e-4)}
+TIERS = tuple(SUPERVISED)
+DEFAULT_OUT = {"cpu": Path("docs/results/bench.json"), "gpu": Path("docs/results/bench-gpu.json")}
+
+
+def tier_recipe(method, tier: str) -> Recipe:
+    """The method's recipe for a tier: ``RECIPE`` on the CPU, ``GPU_RECIPE`` on a GPU."""
+    if tier == "cpu":
+        return method.RECIPE
+    if not hasattr(method, "GPU_RECIPE"):
+        raise UserError(f"{method.__name__.rsplit('.', 1)[-1]} has no GPU_RECIPE for --tier gpu")
+    return method.GPU_RECIPE
 
 
 def pixel_baseline(data) -> dict[str, float]:
+    """The protocols on raw pixels, at their test split (no choice to make on val)."""
     def flat(ds):
         return ds.images.flatten(1).float() / 255, ds.labels
     (tx, ty), (vx, vy) = flat(data.train), flat(data.test)
     return {"linear": linear_probe(tx, ty, vx, vy), "knn": knn_accuracy(tx, ty, vx, vy)}
 
 
-def baselines(recipe: Recipe, in_channels: int, runtime: Runtime) -> dict:
-    """Raw pixels, random init and supervised for one (backbone, image size, data size)."""
-    data = load_images("world", recipe.image_size, num_images=recipe.num_images)
+def collect(per_seed: list[dict]) -> dict:
+    """Per-seed ``frozen_protocols`` results -> one record: every seed's value per layer, and
+    each protocol's headline at the layer with the best *mean validation* accuracy."""
+    layers = list(per_seed[0]["layers"])
+    out = {"layers": {name: {p: {split: [r["layers"][name][p][split] for r in per_seed] for split in ("val", "test")}
+                             for p in PROTOCOLS} for name in layers}}
+    out["best"] = {}
+    for p in PROTOCOLS:
+        # The last of equals: the deepest layer.
+        best = max(reversed(layers), key=lambda n: sum(out["layers"][n][p]["val"]))
+        out["best"][p] = best
+        out[p] = out["layers"][best][p]["test"]
+    return out
+
+
+def baselines(recipe: Recipe, in_channels: int, seeds: list[int], runtime: Runtime, tier: str) -> dict:
+    """Raw pixels, random init and supervised for one (backbone, image size, channels)."""
+    supervised_recipe = replace(SUPERVISED[tier], image_size=recipe.image_size, backbone=recipe.backbone)
+    data = load_for_method(None, supervised_recipe)  # labelled images to train the reference on
     device = pick_device(runtime.device)
-    torch.manual_seed(runtime.seed)
-    random_init = frozen_protocols(make_backbone(recipe.backbone, in_channels), data, device)
-    torch.manual_seed(runtime.seed)
-    supervised = SupervisedClassifier(make_backbone(recipe.backbone, in_channels), data.num_classes)
-    train(supervised, data.train, replace(SUPERVISED, image_size=recipe.image_size), runtime)
-    return {"raw_pixels": pixel_baseline(data), "random_init": random_init,
-            "supervised": frozen_protocols(supervised.backbone, data, device)}
+    random_init, supervised = [], []
+    for seed in seeds:
+        torch.manual_seed(seed)
+        random_init.append(frozen_protocols(make_backbone(recipe.backbone, in_channels), data, device))
+        torch.manual_seed(seed)
+        model = SupervisedClassifier(make_backbone(recipe.backbone, in_channels), data.num_classes)
+        train(model, data.pretrain, supervised_recipe, replace(runtime, seed=seed))
+        supervised.append(frozen_protocols(model.backbone, data, device))
+    return {"raw_pixels": pixel_baseline(data), "random_init": collect(random_init),
+            "supervised": collect(supervised), "seeds": list(seeds)}
 
 
-def bench_method(name: str, runtime: Runtime) -> dict:
+def bench_method(name: str, seeds: list[int], runtime: Runtime, tier: str,
+                 finetune_fractions: list[int]) -> dict:
     method = METHODS[name]
-    recipe = method.RECIPE
-    torch.manual_seed(runtime.seed)
-    data = load_for_method(method, "world", recipe.image_size, recipe.num_images)
-    model = method.build(recipe, data)
-    start = time.perf_counter()
-    train(model, data.pretrain, recipe, runtime)
-    seconds = time.perf_counter() - start
-    scores = frozen_protocols(model.backbone, data, pick_device(runtime.device))
-    return {"seconds": round(seconds, 1), "images_per_s": round(recipe.epochs * len(data.pretrain) / seconds, 1),
-            "linear": scores["linear"], "knn": scores["knn"], "recipe": asdict(recipe),
-            "in_channels": model.backbone.in_channels,
-            "command": f"python -m ssl_examples pretrain {name}"}
+    recipe = tier_recipe(method, tier)
+    data = load_for_method(method, recipe)
+    device = pick_device(runtime.device)
+    results, seconds, tuned = [], [], {f: [] for f in finetune_fractions}
+    for seed in seeds:
+        torch.manual_seed(seed)
+        model = method.build(recipe, data)
+        start = time.perf_counter()
+        train(model, data.pretrain, recipe, replace(runtime, seed=seed))
+        seconds.append(time.perf_counter() - start)
+        results.append(frozen_protocols(model.backbone, data, device))
+        for fraction in finetune_fractions:
+            torch.manual_seed(seed)
+            tuned[fraction].append(finetune(model.backbone, data, fraction / 100, replace(runtime, seed=seed)))
+        print(f"   seed {seed}: {seconds[-1]:.0f} s, linear {100 * results[-1]['linear']:.1f} "
+              f"({results[-1]['best']['linear']}), kNN {100 * results[-1]['knn']:.1f} ({results[-1]['best']['knn']})",
+              flush=True)
+    flags = "" if tier == "cpu" else " --tier gpu"
+    row = {"tier": tier, "seeds": list(seeds), "seconds": [round(s, 1) for s in seconds],
+           "images_per_s": [round(recipe.epochs * len(data.pretrain) / s, 1) for s in seconds],
+           "recipe": asdict(recipe), "in_channels": model.backbone.in_channels,
+           "command": f"python -m ssl_examples bench{flags} --methods {name}", **collect(results)}
+    if finetune_fractions:
+        row["finetune"] = {str(f): v for f, v in tuned.items()}
+    return row
 
 
 def baseline_key(recipe: dict, in_channels: int) -> str:
-    return f"{recipe['backbone']}-{recipe['image_size']}px-{recipe['num_images']}-{in_channels}ch"
+    return f"{recipe['backbone']}-{recipe['image_size']}px-{in_channels}ch"
 
 
-def run_bench(names: list[str] | None, out: Path, runtime: Runtime) -> dict:
-    from .__main__ import get_method
-
+def run_bench(names: list[str] | None, out: Path | None, runtime: Runtime, seeds: list[int] = (0, 1, 2),
+              tier: str = "cpu", finetune_fractions: list[int] = ()) -> dict:
+    if tier not in TIERS:
+        raise UserError(f"unknown tier {tier!r}; choose one of {', '.join(TIERS)}")
+    if not seeds:
+        raise UserError("--seeds needs at least one seed (three give an interval worth reading)")
     names = names or list(METHODS)
-    for name in names:
-        get_method(name)  # unknown names fail before hours of work
-    out = Path(out)
+    for name in names:  # unknown names fail before hours of work
+        if name not in METHODS:
+            raise UserError(f"unknown method {name!r}; choose one of {', '.join(METHODS)}")
+        tier_recipe(METHODS[name], tier)
+    out = Path(out or DEFAULT_OUT[tier])
     results = json.loads(out.read_text()) if out.exists() else {"methods": {}, "baselines": {}}
     runtime = replace(runtime, progress=False)
+    if tier == "gpu":  # channels-last always; compiling pays off on a GPU (on a CPU it costs more than it saves)
+        runtime = replace(runtime, channels_last=True, compile=pick_device(runtime.device).type == "cuda")
     for name in names:
-        print(f"== {name}", flush=True)
-        row = bench_method(name, runtime)
+        print(f"== {name} (seeds {', '.join(map(str, seeds))})", flush=True)
+        row = bench_method(name, list(seeds), runtime, tier, list(finetune_fractions))
         results["methods"][name] = row
         key = baseline_key(row["recipe"], row["in_channels"])
-        if key not in results["baselines"]:
+        if results["baselines"].get(key, {}).get("seeds") != list(seeds):
             print(f"== baselines for {key}", flush=True)
-            results["baselines"][key] = baselines(Recipe.from_dict(row["recipe"]), row["in_channels"], runtime)
+            results["baselines"][key] = baselines(Recipe.from_dict(row["recipe"]), row["in_channels"], seeds,
+                                                  runtime, tier)
         row["baseline"] = key
+    results["tier"] = tier
     results["machine"] = {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
                           "threads": torch.get_num_threads(), "torch": torch.__version__,
-                          "device": str(pick_device(runtime.device))}
+                          "device": device_name(pick_device(runtime.device))}
     results["updated"] = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     # Re-read before writing: another bench run may have added rows in the meantime.
     if out.exists():
@@ -108,11 +175,25 @@ def run_bench(names: list[str] | None, out: Path, runtime: Runtime) -> dict:
     return results
 
 
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return str(device)
+
+
 def print_bench(results: dict) -> None:
-    head = f"{'method':22s}{'seconds':>9s}{'img/s':>8s}{'linear':>8s}{'kNN':>8s}{'rand lin':>9s}{'rand kNN':>9s}{'sup lin':>9s}{'pixels':>8s}"
-    print(head)
+    """Mean ± 95 % interval over seeds, and the gain over random init, per method."""
+    print(f"\n{'method':22s}{'s/seed':>7s}  {'linear':>12s} {'gain':>12s}  {'kNN':>12s} {'gain':>12s}  "
+          f"{'random lin':>11s} {'random kNN':>11s} {'sup. lin':>9s}")
     for name, r in results["methods"].items():
-        b = results["baselines"][r["baseline"]]
-        print(f"{name:22s}{r['seconds']:9.0f}{r['images_per_s']:8.0f}{100 * r['linear']:7.1f}%{100 * r['knn']:7.1f}%"
-              f"{100 * b['random_init']['linear']:8.1f}%{100 * b['random_init']['knn']:8.1f}%"
-              f"{100 * b['supervised']['linear']:8.1f}%{100 * b['raw_pixels']['linear']:7.1f}%")
+        b = results["baselines"].get(r.get("baseline"), {})
+        if "random_init" not in b or "linear" not in r or not isinstance(r["linear"], list):
+            continue  # a row from an older format
+        rnd = b["random_init"]
+        cells = []
+        for p in PROTOCOLS:
+            mean, half = gain_interval(r[p], rnd[p])
+            cells += [format_interval(r[p]), f"{100 * mean:+.1f} ± {100 * half:.1f}"]
+        print(f"{name:22s}{sum(r['seconds']) / len(r['seconds']):7.0f}  {cells[0]:>12s} {cells[1]:>12s}  "
+              f"{cells[2]:>12s} {cells[3]:>12s}  {format_interval(rnd['linear']):>11s} "
+              f"{format_interval(rnd['knn']):>11s} {format_interval(b['supervised']['linear']):>9s}")

@@ -1,9 +1,15 @@
-"""CIELAB colour conversion in torch, and k-means quantisation of colours.
+"""Every colour conversion of the package, in torch: luma, HSV, CIELAB, and k-means of colours.
 
-Colorization-style methods hide colour and keep lightness: ``L`` (0..100) is the input,
-``a, b`` (roughly -110..110) the target. The conversion follows the CIE definitions with the
-sRGB transfer curve and the D65 white point; it works on batches ``(..., 3, H, W)`` on any
-device and is differentiable.
+* ``luma``: the grey value of an RGB image (ITU-R 601 weights, as torchvision uses them); the
+  greyscale augmentation, one-channel backbones and colorization's input all use it.
+* ``rgb_to_hsv`` / ``hsv_to_rgb`` and ``hue_value_chroma`` / ``from_hue``: the colour-jitter
+  augmentation's hue rotation and the world's palettes.
+* ``rgb_to_lab`` / ``lab_to_rgb``: colorization-style methods hide colour and keep lightness:
+  ``L`` (0..100) is the input, ``a, b`` (roughly -110..110) the target. The conversion follows
+  the CIE definitions with the sRGB transfer curve and the D65 white point.
+
+Every function takes the channel dimension as ``dim`` (default -3: batches ``(..., 3, H, W)``),
+works on any device and is differentiable.
 """
 
 import torch
@@ -18,6 +24,53 @@ _WHITE = torch.tensor([0.950456, 1.0, 1.088754], dtype=torch.float64)
 _EPS = (6 / 29) ** 3
 
 
+# --- luma and HSV ---------------------------------------------------------------------------
+LUMA_WEIGHTS = (0.2989, 0.587, 0.114)  # ITU-R 601 luma, the weights torchvision uses
+
+
+def luma(rgb: torch.Tensor, dim: int = -3) -> torch.Tensor:
+    """The grey value of RGB in [0, 1], keeping a channel dimension of size 1."""
+    r, g, b = rgb.unbind(dim)
+    return (LUMA_WEIGHTS[0] * r + LUMA_WEIGHTS[1] * g + LUMA_WEIGHTS[2] * b).unsqueeze(dim)
+
+
+def hue_value_chroma(rgb: torch.Tensor, dim: int = -3):
+    """Hue in [0, 1), value (the largest channel) and chroma (largest minus smallest), each
+    with a channel dimension of size 1."""
+    r, g, b = rgb.unbind(dim)
+    v = torch.maximum(torch.maximum(r, g), b)
+    chroma = v - torch.minimum(torch.minimum(r, g), b)
+    safe = torch.where(chroma > 0, chroma, torch.ones_like(chroma))
+    # Hue in sextants: the largest channel picks the sector, the other two the offset in it.
+    h = torch.where(r == v, (g - b) / safe, torch.where(g == v, 2 + (b - r) / safe, 4 + (r - g) / safe))
+    h = torch.where(chroma > 0, torch.remainder(h / 6, 1.0), torch.zeros_like(h))
+    return h.unsqueeze(dim), v.unsqueeze(dim), chroma.unsqueeze(dim)
+
+
+def from_hue(h: torch.Tensor, v: torch.Tensor, chroma: torch.Tensor, dim: int = -3) -> torch.Tensor:
+    """RGB from hue, value and chroma: channel n is ``v - chroma * clamp(min(k, 4 - k), 0, 1)``
+    with ``k = (n + 6 h) mod 6`` for n = 5, 3, 1."""
+    shape = [1] * h.dim()
+    shape[dim] = 3
+    n = torch.tensor([5.0, 3.0, 1.0], dtype=h.dtype, device=h.device).view(shape)
+    k = torch.remainder(n + 6 * h, 6)
+    return v - chroma * torch.minimum(k, 4 - k).clamp(0, 1)
+
+
+def rgb_to_hsv(rgb: torch.Tensor, dim: int = -3) -> torch.Tensor:
+    """RGB in [0, 1] -> HSV with hue in [0, 1)."""
+    h, v, chroma = hue_value_chroma(rgb, dim)
+    s = chroma / torch.where(v > 0, v, torch.ones_like(v))
+    return torch.cat([h, s, v], dim=dim)
+
+
+def hsv_to_rgb(hsv: torch.Tensor, dim: int = -3) -> torch.Tensor:
+    """Inverse of ``rgb_to_hsv``."""
+    h, s, v = hsv.split(1, dim=dim)
+    return from_hue(h, v, v * s, dim)
+
+
+# --- CIELAB ----------------------------------------------------------------------------------
 def _mix(matrix: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return torch.einsum("ij,...jhw->...ihw", matrix.to(x), x)
 

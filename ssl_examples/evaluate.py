@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .augment import random_resized_crop_flip
+from .color import luma
 from .data import ImageData, TensorImages, make_loader
 from .errors import UserError
 from .train import Recipe, Runtime, pick_device, train
@@ -33,9 +34,7 @@ from .train import Recipe, Runtime, pick_device, train
 def backbone_input(images: torch.Tensor, in_channels: int) -> torch.Tensor:
     """uint8 RGB batch -> the float input a backbone expects (greyscale for 1-channel nets)."""
     x = images.float() / 255
-    if in_channels == 1:
-        x = (x * torch.tensor([0.299, 0.587, 0.114], device=x.device).view(1, 3, 1, 1)).sum(1, keepdim=True)
-    return x
+    return luma(x) if in_channels == 1 else x
 
 
 # Chosen once, on the validation split, for every method (see docs/lecture/evaluation.md):
@@ -138,18 +137,27 @@ def balanced_subset(labels: torch.Tensor, fraction: float, seed: int = 0) -> tor
     return torch.cat(picked).sort().values
 
 
-def finetune(backbone: nn.Module, data: ImageData, fraction: float, recipe: Recipe,
-             runtime: Runtime) -> float:
-    """Fine-tune a copy of the backbone with a class-balanced ``fraction`` of the labels."""
+# Fine-tuning: the same optimiser settings and the same number of steps for every label
+# fraction (fewer labels means more passes over them), so fractions differ only in labels.
+FINETUNE = Recipe(epochs=1, batch_size=64, lr=1e-3, weight_decay=5e-4, warmup_epochs=0.0)
+FINETUNE_STEPS = 300
+
+
+def finetune(backbone: nn.Module, data: ImageData, fraction: float, runtime: Runtime,
+             recipe: Recipe = FINETUNE, steps: int = FINETUNE_STEPS) -> float:
+    """Fine-tune a copy of the backbone with a class-balanced ``fraction`` of the labels for
+    ``steps`` steps; top-1 on the test split."""
     train_set = data.train
     if fraction < 1:
-        assert isinstance(train_set, TensorImages), "label fractions need an in-memory dataset"
+        if not isinstance(train_set, TensorImages):
+            raise UserError("label fractions below 100 % need an in-memory dataset (world, CIFAR, STL-10)")
         train_set = train_set.subset(balanced_subset(train_set.labels, fraction, runtime.seed))
     batch = min(recipe.batch_size, len(train_set))
-    # Fewer labels, more passes, so every fraction gets a comparable number of steps.
-    epochs = max(recipe.epochs, round(recipe.epochs / max(fraction, 0.05) ** 0.5))
+    steps_per_epoch = len(train_set) // batch
+    epochs = -(-steps // steps_per_epoch)  # ceil: at least ``steps`` steps
     model = SupervisedClassifier(copy.deepcopy(backbone), data.num_classes)
-    train(model, train_set, replace(recipe, batch_size=batch, epochs=epochs), replace(runtime, progress=False))
+    train(model, train_set, replace(recipe, batch_size=batch, epochs=epochs, image_size=data.image_size),
+          replace(runtime, progress=False))
     device = pick_device(runtime.device)
     model.eval()
     correct = 0

@@ -126,14 +126,15 @@ def make_backbone(name: str, in_channels: int = 3) -> Backbone:
     raise ValueError(f"unknown backbone {name!r}; choose one of {', '.join(BACKBONES)}")
 
 
-def mlp(dims: list[int], last_bn: bool = False) -> nn.Sequential:
-    """Linear layers with BatchNorm and ReLU in between (a projection or prediction head)."""
+def mlp(dims: list[int], last_bn: bool = False, batch_norm: bool = True) -> nn.Sequential:
+    """Linear layers with BatchNorm (unless ``batch_norm=False``) and ReLU in between: a
+    projection or prediction head."""
     layers: list[nn.Module] = []
     for i, (a, b) in enumerate(zip(dims[:-1], dims[1:])):
         last = i == len(dims) - 2
-        layers.append(nn.Linear(a, b, bias=last and not last_bn))
+        layers.append(nn.Linear(a, b, bias=(last and not last_bn) or not batch_norm))
         if not last:
-            layers += [nn.BatchNorm1d(b), nn.ReLU(inplace=True)]
+            layers += [nn.BatchNorm1d(b), nn.ReLU(inplace=True)] if batch_norm else [nn.ReLU(inplace=True)]
         elif last_bn:
             layers.append(nn.BatchNorm1d(b, affine=False))
     return nn.Sequential(*layers)

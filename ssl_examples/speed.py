@@ -22,13 +22,13 @@ GPU check (``benchmarks/gpu_check.sh`` runs the combinations).
 import copy
 import statistics
 import time
+from dataclasses import replace
 
 import torch
 from torch import nn
 
 from .augment import simclr_view
-from .methods.moco import MoCo
-from .methods.simclr import SimCLR
+from .methods import moco, simclr
 from .nets import make_backbone
 from .train import Runtime, autocast_dtype, pick_device
 
@@ -139,9 +139,11 @@ class LightlyMoCo(nn.Module):
 def make_models(backbone: str, device: torch.device, channels_last: bool) -> dict[str, nn.Module]:
     torch.manual_seed(0)
     models = {
-        "SimCLR ours": SimCLR(make_backbone(backbone), temperature=0.5, proj_dim=OUT, hidden_dim=HIDDEN),
+        "SimCLR ours": simclr.build(replace(simclr.RECIPE, backbone=backbone, temperature=0.5, proj_dim=OUT,
+                                            hidden_dim=HIDDEN), None),
         "SimCLR lightly": LightlySimCLR(make_backbone(backbone)),
-        "MoCo ours": MoCo(make_backbone(backbone), proj_dim=OUT, hidden_dim=HIDDEN, bn_splits=1),
+        "MoCo ours": moco.build(replace(moco.RECIPE, backbone=backbone, proj_dim=OUT, hidden_dim=HIDDEN, bn_splits=1),
+                                None),
         "MoCo lightly": LightlyMoCo(make_backbone(backbone)),
     }
     for m in models.values():

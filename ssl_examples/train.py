@@ -56,7 +56,7 @@ class Runtime:
     """Where and how to run; none of this changes what is learned (up to float rounding)."""
 
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
-    precision: str = "auto"  # auto (bf16 on CUDA when supported, else fp32) | fp32 | bf16 | fp16
+    precision: str = "auto"  # auto (bf16 where the hardware computes it natively, else fp32) | fp32 | bf16 | fp16
     channels_last: bool = False
     compile: bool = False
     seed: int = 0
@@ -85,10 +85,18 @@ def pick_device(name: str = "auto") -> torch.device:
     return device
 
 
+def cpu_has_native_bf16() -> bool:
+    """True on CPUs with AVX-512 BF16 or AMX instructions, where bf16 convolutions and matrix
+    products run natively (about twice as fast as fp32); elsewhere bf16 is emulated, and slower."""
+    return any(getattr(torch.cpu, check, lambda: False)()
+               for check in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"))
+
+
 def autocast_dtype(device: torch.device, precision: str) -> torch.dtype | None:
     """The dtype for ``torch.autocast``, or None for plain fp32."""
     if precision == "auto":
-        use_bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
+        use_bf16 = ((device.type == "cuda" and torch.cuda.is_bf16_supported())
+                    or (device.type == "cpu" and cpu_has_native_bf16()))
         precision = "bf16" if use_bf16 else "fp32"
     if precision == "fp32":
         return None

@@ -52,3 +52,14 @@ def loss_before_and_after(model, loss_fn, steps: int = 10, lr: float = 1e-3, par
 def tiny_data() -> ImageData:
     train, test = separable_images(128, seed=1), separable_images(64, seed=2)
     return ImageData("tiny", train, train, test, 2, 32)
+
+
+def from_recipe(cls, recipe, *args, **changes):
+    """``cls(*args, **fields)`` with the keyword-only arguments of its constructor taken from
+    ``recipe`` (the one place a default lives), some of them changed."""
+    import inspect
+    from dataclasses import replace
+
+    recipe = replace(recipe, **changes)
+    params = inspect.signature(cls.__init__).parameters.values()
+    return cls(*args, **{p.name: getattr(recipe, p.name) for p in params if p.kind == p.KEYWORD_ONLY})

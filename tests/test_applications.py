@@ -17,7 +17,7 @@ from ssl_examples.applications import APPLICATIONS, REGISTRY
 from ssl_examples.applications.common import RotationAuxClassifier, override, small_backbone
 from ssl_examples.applications.fewshot import (BASE_CLASSES, NOVEL_CLASSES, Episodes, ProtoNet, episode_accuracies,
                                                prototype_logits, sample_episode)
-from ssl_examples.applications.jigen import JigsawAuxClassifier, shuffle_tiles_in_image
+from ssl_examples.applications.jigen import JigsawAuxClassifier, jigsaw_classes, shuffle_tiles_in_image
 from ssl_examples.applications.ood import auroc, msp_score, object_free, rotation_score
 from ssl_examples.applications.robustness import CORRUPTIONS, corrupt
 from ssl_examples.applications.ssgan import (Discriminator, Generator, discriminator_loss, frechet_distance,
@@ -26,7 +26,6 @@ from ssl_examples.applications.tables import headline, markdown_table, text_tabl
 from ssl_examples.data.world import (CLASSES, MAIN, STYLES, render, render_layers, render_style, scenes_for, styled_split,
                                      world_split)
 from ssl_examples.errors import UserError
-from ssl_examples.methods.jigsaw import permutation_set
 from tests.conftest import loss_before_and_after
 
 REPO = Path(__file__).resolve().parents[1]
@@ -204,7 +203,9 @@ def test_the_rotation_head_learns_the_rotation_labels():
 
 
 def test_jigsaw_labels_name_the_permutation():
-    perms = permutation_set(31)
+    perms = jigsaw_classes(30)
+    assert perms.shape == (31, 9) and torch.equal(perms[0], torch.arange(9))  # class 0: in order
+    assert len({tuple(p) for p in perms.tolist()}) == 31
     x = torch.arange(2 * 3 * 30 * 30, dtype=torch.float32).view(2, 3, 30, 30)
     torch.manual_seed(0)
     ordered, labels = shuffle_tiles_in_image(x, perms, ordered_fraction=1.0)

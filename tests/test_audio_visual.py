@@ -32,6 +32,6 @@ def test_a_training_step_lowers_the_loss():
     video = (40 + 50 * kind).view(B, 1, 1, 1, 1).expand(B, 2, 3, 16, 16).to(torch.uint8).clone()
     t = torch.arange(SAMPLE_RATE) / SAMPLE_RATE
     audio = torch.sin(2 * torch.pi * (300 + 400 * kind)[:, None] * t)
-    model = AudioVisual(make_backbone("convnet"), make_backbone("convnet", 1))
+    model = AudioVisual(make_backbone("convnet"), make_backbone("convnet", 1), hidden_dim=128, min_scale=0.5)
     before, after = loss_before_and_after(model, lambda m: m({"video": video, "audio": audio, "index": torch.arange(B)})[0], steps=8, lr=1e-3)
     assert after < 0.7 * before

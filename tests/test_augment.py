@@ -92,3 +92,43 @@ def test_same_seed_same_views():
     a = A.simclr_view(x, blur_p=0.5)
     torch.manual_seed(5)
     assert torch.equal(a, A.simclr_view(x, blur_p=0.5))
+
+
+def test_simclr_view_follows_its_greyscale_probability():
+    from ssl_examples.augment import simclr_view
+
+    torch.manual_seed(0)
+    x = torch.rand(64, 3, 16, 16)
+
+    def grey_fraction(p):
+        v = simclr_view(x, strength=0.0, grey_p=p)  # no colour jitter: only greyscale makes R = G = B
+        return (v[:, 0] == v[:, 1]).flatten(1).all(1).float().mean().item()
+
+    assert grey_fraction(1.0) == 1.0
+    assert grey_fraction(0.0) == 0.0
+    assert 0.3 < grey_fraction(0.5) < 0.7
+
+
+def test_colour_jitter_applies_its_four_changes_in_a_random_order_per_image(monkeypatch):
+    """Each image gets brightness, contrast, saturation and hue once each, in an order of its
+    own (SimCLR and torchvision draw the order at random); the order differs between images."""
+    import ssl_examples.augment as A
+
+    calls = []  # (op name, which images got a real change in this call)
+    for name, identity in (("adjust_brightness", 1.0), ("adjust_contrast", 1.0),
+                           ("adjust_saturation", 1.0), ("adjust_hue", 0.0)):
+        real = getattr(A, name)
+
+        def spy(x, factor, real=real, name=name, identity=identity):
+            changed = torch.as_tensor(factor).expand(len(x)) != identity
+            calls.append((name, changed.clone()))
+            return real(x, factor)
+        monkeypatch.setattr(A, name, spy)
+    torch.manual_seed(0)
+    A.color_jitter(torch.rand(64, 3, 8, 8), 0.4, 0.4, 0.4, 0.1, p=1.0)
+    orders = []
+    for i in range(64):
+        seq = [name for name, changed in calls if changed[i]]
+        assert sorted(seq) == sorted(["adjust_brightness", "adjust_contrast", "adjust_saturation", "adjust_hue"])
+        orders.append(tuple(seq))
+    assert len(set(orders)) > 10  # of the 24 possible orders, many occur among 64 images

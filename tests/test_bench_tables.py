@@ -1,6 +1,5 @@
 """The results hook renders the benchmark JSON and refuses markers it cannot fill."""
 
-import importlib.util
 import json
 from pathlib import Path
 from types import SimpleNamespace
@@ -8,16 +7,24 @@ from types import SimpleNamespace
 import pytest
 from mkdocs.exceptions import PluginError
 
-spec = importlib.util.spec_from_file_location("bench_tables", Path(__file__).parents[1] / "docs/hooks/bench_tables.py")
-bench_tables = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(bench_tables)
+import bench_tables  # docs/hooks/bench_tables.py (on pytest's pythonpath)
 
+LAYERS = {"block4": {"linear": {"val": [0.5, 0.5, 0.5], "test": [0.6, 0.62, 0.64]},
+                     "knn": {"val": [0.4, 0.4, 0.4], "test": [0.5, 0.5, 0.5]}},
+          "block5": {"linear": {"val": [0.4, 0.4, 0.4], "test": [0.9, 0.9, 0.9]},
+                     "knn": {"val": [0.45, 0.45, 0.45], "test": [0.3, 0.3, 0.3]}}}
+RANDOM = {"layers": LAYERS, "best": {"linear": "block4", "knn": "block5"},
+          "linear": [0.40, 0.42, 0.44], "knn": [0.30, 0.30, 0.30]}
 RESULTS = {
     "updated": "2026-11-27 12:00 UTC",
-    "machine": {"device": "cpu", "threads": 2, "torch": "2.14.1"},
-    "methods": {"rotation": {"seconds": 61.0, "images_per_s": 520.0, "linear": 0.612, "knn": 0.5, "baseline": "k"}},
-    "baselines": {"k": {"raw_pixels": {"linear": 0.2, "knn": 0.15}, "random_init": {"linear": 0.4, "knn": 0.3},
-                        "supervised": {"linear": 0.93, "knn": 0.9}}},
+    "machine": {"device": "cpu", "processor": "x86_64", "threads": 2, "torch": "2.14.1"},
+    "methods": {"rotation": {"seeds": [0, 1, 2], "seconds": [60.0, 61.0, 62.0], "layers": LAYERS,
+                             "best": {"linear": "block4", "knn": "block5"},
+                             "linear": [0.60, 0.62, 0.64], "knn": [0.30, 0.31, 0.32], "baseline": "k",
+                             "finetune": {"10": [0.7, 0.7, 0.7]}},
+                "old_format": {"seconds": 3.0, "linear": 0.5, "knn": 0.4, "baseline": "k"}},
+    "baselines": {"k": {"raw_pixels": {"linear": 0.2, "knn": 0.15}, "random_init": RANDOM,
+                        "supervised": {**RANDOM, "linear": [0.93, 0.93, 0.93]}}},
 }
 
 
@@ -32,32 +39,92 @@ def page():
     return SimpleNamespace(file=SimpleNamespace(src_path="methods/x.md"))
 
 
-def test_method_marker_becomes_its_row_with_baselines(config):
-    out = bench_tables.on_page_markdown("before\n<!-- bench:method rotation -->\nafter", page(), config, None)
-    assert "| `rotation` | 61 | 520 | **61.2** | **50.0** | 40.0 / 30.0 | 93.0 |" in out
+def render(text, config):
+    return bench_tables.on_page_markdown(text, page(), config, None)
+
+
+def test_method_marker_becomes_its_row_with_intervals_and_paired_gains(config):
+    out = render("before\n<!-- bench:method rotation -->\nafter", config)
+    row = next(line for line in out.splitlines() if "Rotation" in line)
+    # mean 62.0, sd 2.0 over 3 seeds: half width 4.303 * 2 / sqrt(3) = 4.97
+    assert "62.0 ± 5.0" in row and "<small>block4</small>" in row
+    # gains paired by seed: 0.20, 0.20, 0.20 -> +20.0 ± 0.0 (bold: the interval is above zero)
+    assert "**+20.0 ± 0.0**" in row
+    # kNN 0.30/0.31/0.32 against 0.30: +1.0 ± 2.5, not bold (the interval reaches zero)
+    assert "+1.0 ± 2.5" in row and "**+1.0" not in row
     assert out.startswith("before\n") and out.endswith("\nafter") and "<!--" not in out
 
 
-def test_baselines_marker(config):
-    out = bench_tables.on_page_markdown("<!-- bench:baselines -->", page(), config, None)
-    assert "| k | 20.0 / 15.0 | 40.0 / 30.0 | 93.0 / 90.0 |" in out
+def test_layers_marker_shows_val_and_test_per_layer(config):
+    out = render("<!-- bench:layers rotation -->", config)
+    assert "| block4 (best) |" in out and "50.0 ± 0.0 / 62.0 ± 5.0" in out
 
 
-def test_unmeasured_method_says_which_command_to_run(config):
-    out = bench_tables.on_page_markdown("<!-- bench:method jigsaw -->", page(), config, None)
-    assert "Not measured yet" in out and "bench --methods jigsaw" in out
+def test_finetune_and_baselines_markers(config):
+    assert "| 10 % | <span class=\"nowrap\">70.0 ± 0.0</span> |" in render("<!-- bench:finetune rotation -->", config)
+    out = render("<!-- bench:baselines -->", config)
+    assert "| k | 20.0 / 15.0 |" in out and "93.0 ± 0.0" in out
 
 
-def test_method_marker_without_a_name_fails_the_build(config):
+def test_unmeasured_and_old_format_rows_say_which_command_to_run(config):
+    for name in ("jigsaw", "old_format"):
+        out = render(f"<!-- bench:method {name} -->", config)
+        assert "Not measured yet" in out and f"bench --methods {name}" in out
+
+
+def test_bad_markers_fail_the_build(config):
     with pytest.raises(PluginError, match="needs a method name"):
-        bench_tables.on_page_markdown("<!-- bench:method -->", page(), config, None)
+        render("<!-- bench:method -->", config)
+    with pytest.raises(PluginError, match="unknown marker"):
+        render("<!-- bench:tabel -->", config)
+    with pytest.raises(PluginError, match="unknown tier"):
+        render("<!-- bench:table tpu -->", config)
 
 
 def test_committed_results_cover_every_method():
-    """Every method in the package has a benchmark row (a new method must run its bench)."""
+    """Every registered method has a benchmark row in the current format (a new method must
+    run its bench), with one value per seed for every layer and protocol."""
     from ssl_examples.methods import METHODS
 
     results = json.loads((Path(__file__).parents[1] / "docs/results/bench.json").read_text())
     assert set(METHODS) <= set(results["methods"]), set(METHODS) - set(results["methods"])
-    for name, row in results["methods"].items():
+    for name in METHODS:
+        row = results["methods"][name]
         assert row["baseline"] in results["baselines"], name
+        assert len(row["seeds"]) >= 3 and len(row["linear"]) == len(row["knn"]) == len(row["seeds"]), name
+        assert results["baselines"][row["baseline"]]["seeds"] == row["seeds"], name
+        for layer in row["layers"].values():
+            for p in ("linear", "knn"):
+                assert len(layer[p]["val"]) == len(layer[p]["test"]) == len(row["seeds"]), name
+
+
+def test_field_marker(config):
+    assert render("took <!-- bench:field rotation seconds --> s", config) == "took 61 s"
+    with pytest.raises(PluginError, match="no `recipe.epochs` for rotation"):
+        render("<!-- bench:field rotation recipe.epochs -->", config)
+    with pytest.raises(PluginError, match="needs a key"):
+        render("<!-- bench:field rotation -->", config)
+
+
+def test_stored_table_marker(config, tmp_path):
+    """A method's own evaluation (ssl_examples/tables.py) rendered with the commands that made it."""
+    table = {"title": "8 held-out clips", "columns": ["mask propagation", "mean IoU"],
+             "rows": [["copy", 0.171], ["ours", 0.352]], "highlight": 1,
+             "commands": ["python -m a", "python -m b"], "recipe": {"epochs": 8, "image_size": 64},
+             "machine": {"threads": 1, "torch": "2.14.1"}, "updated": "2026-11-28 12:00 UTC"}
+    (tmp_path / "results" / "tracking.json").write_text(json.dumps(table))
+    out = render("<!-- results:tracking -->", config)
+    assert "| copy | 17.1 |" in out and "| **ours** | **35.2** |" in out
+    assert "`python -m a` followed by `python -m b`" in out and "8 epochs" in out
+    with pytest.raises(PluginError, match="does not exist"):
+        render("<!-- results:nothing -->", config)
+
+
+def test_stored_tables_exist_for_their_markers():
+    """Every <!-- results:NAME --> on a page has its stored output committed."""
+    import re
+
+    docs = Path(__file__).parents[1] / "docs"
+    for page_path in docs.rglob("*.md"):
+        for name in re.findall(r"<!-- results:([\w-]+) -->", page_path.read_text()):
+            assert (docs / "results" / f"{name}.json").is_file(), f"{page_path.name}: run the command that writes {name}.json"

@@ -22,7 +22,7 @@ def test_cutout_hides_one_square_and_perturb_keeps_shape():
     x = torch.rand(8, 3, 12, 12)
     out = cutout(x, 4)
     assert ((out == 0.5).all(1).sum((1, 2)) == 16).all()
-    assert perturb(x).shape == x.shape
+    assert perturb(x, 0.35).shape == x.shape
 
 
 def test_a_training_step_lowers_the_loss(tiny_data):
@@ -33,7 +33,7 @@ def test_a_training_step_lowers_the_loss(tiny_data):
         local = teacher.eval().forward_maps(batch["image"].float() / 255).flatten(2).transpose(1, 2).flatten(0, 1)
     words = local[torch.randperm(len(local))[:16]]
     delta = torch.cdist(local, words).min(1).values.square().mean().item()
-    model = BoWNet(make_backbone("convnet"), teacher, words, delta)
+    model = BoWNet(make_backbone("convnet"), teacher, words, delta, min_scale=0.35)
     teacher_before = {k: v.clone() for k, v in teacher.state_dict().items()}
     model.train()
     assert not model.teacher.training

@@ -1,17 +1,14 @@
 """Every citation on the pages and the lecture deck names an entry of docs/references.bib."""
 
 import re
-import sys
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "docs" / "hooks"))
-sys.path.insert(0, str(REPO / "slides"))
+import citations  # docs/hooks/citations.py (on pytest's pythonpath)
+from deck_parser import parse_deck
 
-import citations  # noqa: E402  (docs/hooks/citations.py)
-from deck_builder import parse_deck  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 BIB = REPO / "docs" / "references.bib"
 LECTURE_DECKS = [REPO / "slides" / "self-supervised-learning.md"]

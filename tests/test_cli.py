@@ -32,9 +32,47 @@ def assert_one_line_error(code, err, fragment):
     (["evaluate", "/nonexistent/checkpoint.pt"], "does not exist"),
     (["figures", "nope.png"], "unknown figure 'nope.png'"),
     (["frobnicate"], "invalid choice: 'frobnicate'"),
+    # Values that used to crash or train nothing: every recipe value is checked where it enters.
+    (["pretrain", "rotation", "--batch-size", "0"], "batch-size=0: must be a whole number of at least 1"),
+    (["pretrain", "rotation", "--lr", "nan"], "lr=nan: must be a finite number"),
+    (["pretrain", "rotation", "--lr", "-1"], "lr=-1.0: must be greater than 0"),
+    (["pretrain", "rotation", "--backbone", "vgg99"], "backbone='vgg99': unknown backbone"),
+    (["pretrain", "rotation", "--epochs", "0"], "epochs=0: must be a whole number of at least 1"),
+    (["pretrain", "rotation", "--epochs", "-1"], "epochs=-1: must be a whole number of at least 1"),
+    (["pretrain", "rotation", "--num-images", "0"], "num-images=0"),
+    (["pretrain", "rotation", "--image-size", "4"], "image-size=4: must be between 8 and 1024 pixels"),
+    (["pretrain", "rotation", "--weight-decay", "-0.1"], "weight-decay=-0.1: must be 0 or more"),
+    (["pretrain", "rotation", "--warmup-epochs", "99"], "warmup-epochs=99.0: must not exceed"),
+    (["pretrain", "rotation", "--workers", "-2"], "workers=-2: must be 0 or more"),
+    (["pretrain", "rotation", "--temperature", "0.1"], "rotation has no temperature"),
+    (["pretrain", "simclr", "--temperature", "-1"], "temperature=-1.0: must be greater than 0"),
+    (["pretrain", "simclr", "--temperature", "inf"], "temperature=inf: must be a finite number"),
+    (["pretrain", "simclr", "--set", "min_scale=2"], "min-scale=2.0: must be a fraction in (0, 1]"),
+    (["pretrain", "moco", "--set", "momentum=1.5"], "momentum=1.5: must be a probability"),
+    (["pretrain", "moco", "--set", "queue_size=0"], "queue-size=0: must be a whole number of at least 1"),
+    (["pretrain", "rotation", "--layers", "block9"], "--layers: unknown layer 'block9'"),
+    (["bench", "--seeds"], "--seeds needs at least one seed"),
+    (["bench", "--tier", "tpu"], "unknown tier 'tpu'"),
+    (["bench", "--finetune", "5"], "--finetune 5"),
+    (["bench", "--methods", "nope"], "unknown method 'nope'"),
 ])
 def test_bad_arguments(argv, fragment, capsys):
     assert_one_line_error(*run(argv, capsys), fragment)
+
+
+def test_a_failed_download_is_one_line_that_says_how_to_provide_the_data(tmp_path, capsys, monkeypatch):
+    """No network: torchvision's download raises URLError deep inside; the user reads one line."""
+    import urllib.error
+    import urllib.request
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    code, err = run(["pretrain", "rotation", "--data", "cifar10", "--download", "--data-root", str(tmp_path / "c"),
+                     "--out", str(tmp_path / "run")], capsys)
+    assert_one_line_error(code, err, "could not download cifar10 (")
+    assert "by hand" in err and str(tmp_path / "c") in err and "Traceback" not in err
 
 
 def test_corrupt_checkpoint(tmp_path, capsys):

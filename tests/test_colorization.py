@@ -61,8 +61,43 @@ def test_annealed_mean_decodes_a_sharp_prediction_to_its_bin():
 
 def test_a_training_step_lowers_the_loss(tiny_data):
     torch.manual_seed(0)
-    model = Colorization(make_backbone("convnet", in_channels=1), torch.ones(len(ab_bins())))
+    model = Colorization(make_backbone("convnet", in_channels=1), torch.ones(len(ab_bins())), min_scale=0.5)
     batch = tiny_data.train.__getitems__(list(range(16)))
     # Watch the KL part: the loss minus its floor, the targets' entropy.
     before, after = loss_before_and_after(model, lambda m: m(batch)[0], measure=lambda m: m(batch)[1]["kl"])
     assert after < 0.7 * before
+
+
+def test_build_rebalances_rare_colours_of_the_training_images():
+    """``build`` gives rare colours larger weights than common ones (not all ones)."""
+    from ssl_examples.data import ImageData, TensorImages
+    from ssl_examples.methods.colorization import RECIPE, build
+
+    g = torch.Generator().manual_seed(0)
+    images = torch.zeros(40, 3, 16, 16, dtype=torch.uint8)
+    images[:, 2] = 200  # mostly blue ...
+    images[:4, :, :4, :4] = torch.tensor([220, 40, 40], dtype=torch.uint8).view(3, 1, 1)  # ... a little red
+    images = images + torch.randint(0, 8, images.shape, generator=g, dtype=torch.uint8)
+    data = TensorImages(images, torch.zeros(40, dtype=torch.long))
+    model = build(RECIPE, ImageData("tiny", data, data, data, 1, 16, val=data))
+    w, bins = model.class_weights, model.bins
+    blue = nearest_bin(rgb_to_lab(torch.tensor([0.0, 0.0, 0.8]).view(1, 3, 1, 1))[:, 1:], bins).item()
+    red = nearest_bin(rgb_to_lab(torch.tensor([0.86, 0.16, 0.16]).view(1, 3, 1, 1))[:, 1:], bins).item()
+    assert w.std() > 0 and w[red] > 2 * w[blue]
+
+
+def test_the_loss_is_weighted_by_the_rebalancing_weights(tiny_data):
+    """The loss is linear in the per-bin weights: doubling them doubles it."""
+    torch.manual_seed(0)
+    weights = 0.5 + torch.rand(len(ab_bins()))
+    model = Colorization(make_backbone("convnet", in_channels=1), weights.clone(), min_scale=0.5)
+    batch = tiny_data.train.__getitems__(list(range(8)))
+
+    def loss_with(w):
+        model.class_weights.copy_(w)
+        torch.manual_seed(1)
+        return model(batch)[0].item()
+
+    assert abs(loss_with(2 * weights) - 2 * loss_with(weights)) < 1e-4 * abs(loss_with(weights))
+    other = weights.flip(0)
+    assert abs(loss_with(other) - loss_with(weights)) > 1e-3 * abs(loss_with(weights))

@@ -1,9 +1,9 @@
 import torch
 
-from ssl_examples.methods.context_encoder import (FILL, OVERLAP_WEIGHT, ContextEncoder, centre_region,
+from ssl_examples.methods.context_encoder import (FILL, OVERLAP_WEIGHT, RECIPE, ContextEncoder, centre_region,
                                                    hole_and_weights, mask_images, random_blocks)
 from ssl_examples.nets import make_backbone
-from tests.conftest import loss_before_and_after
+from tests.conftest import from_recipe, loss_before_and_after
 
 
 def test_the_centre_hole_and_its_overlap_band():
@@ -31,7 +31,7 @@ def test_random_blocks_cover_at_most_a_quarter():
 
 def test_a_training_step_lowers_the_loss(tiny_data):
     torch.manual_seed(0)
-    model = ContextEncoder(make_backbone("convnet"), 32, mask="centre")
+    model = from_recipe(ContextEncoder, RECIPE, make_backbone("convnet"), 32, mask="centre")
     batch = tiny_data.train.__getitems__(list(range(16)))
     before, after = loss_before_and_after(model, lambda m: m(batch)[0], steps=10, lr=1e-3)
     assert after < 0.7 * before
@@ -39,7 +39,7 @@ def test_a_training_step_lowers_the_loss(tiny_data):
 
 def test_the_adversarial_option_trains_both_players():
     torch.manual_seed(0)
-    model = ContextEncoder(make_backbone("convnet"), 32, adversarial=True)
+    model = from_recipe(ContextEncoder, RECIPE, make_backbone("convnet"), 32, adversarial=True)
     loss, metrics = model({"image": (torch.rand(4, 3, 32, 32) * 255).to(torch.uint8)})
     assert {"rec", "adv", "disc"} <= set(metrics)
     loss.backward()

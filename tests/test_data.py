@@ -120,3 +120,15 @@ def test_resize_keeps_uint8_and_constant_images():
     x = torch.full((2, 3, 96, 96), 77, dtype=torch.uint8)
     y = resize_uint8(x, 32)
     assert y.shape == (2, 3, 32, 32) and y.dtype == torch.uint8 and (y == 77).all()
+
+
+def test_world_splits_are_disjoint_and_the_test_split_is_not_the_training_set():
+    from ssl_examples.data import load_world
+
+    data = load_world(16, num_images=200, num_labelled=300, num_val=100, num_test=100)
+    rows = {name: {bytes(img.flatten().tolist()) for img in getattr(data, name).images}
+            for name in ("train", "val", "test")}
+    assert len(rows["train"]) == 300 and len(rows["val"]) == 100 and len(rows["test"]) == 100
+    assert not rows["train"] & rows["val"] and not rows["train"] & rows["test"] and not rows["val"] & rows["test"]
+    # Pre-training sees a prefix of the labelled training images, never val or test.
+    assert {bytes(img.flatten().tolist()) for img in data.pretrain.images} <= rows["train"]

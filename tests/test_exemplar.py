@@ -1,6 +1,6 @@
 import torch
 
-from ssl_examples.methods.exemplar import ExemplarNetwork, exemplar_batch
+from ssl_examples.methods.exemplar import RECIPE, ExemplarNetwork, exemplar_batch
 from ssl_examples.nets import make_backbone
 from tests.conftest import loss_before_and_after
 
@@ -8,7 +8,7 @@ from tests.conftest import loss_before_and_after
 
 def test_every_crop_is_labelled_with_its_image_index():
     images = torch.randint(0, 256, (4, 3, 16, 16), dtype=torch.uint8)
-    x, labels = exemplar_batch(images, torch.tensor([7, 3, 9, 0]), copies=3)
+    x, labels = exemplar_batch(images, torch.tensor([7, 3, 9, 0]), copies=3, strength=0.5, scale=(0.2, 1.0))
     assert x.shape == (12, 3, 16, 16)
     assert labels.tolist() == [7, 3, 9, 0] * 3
     assert not torch.allclose(x[0], x[4])  # two distortions of one image differ
@@ -16,7 +16,8 @@ def test_every_crop_is_labelled_with_its_image_index():
 
 def test_the_classifier_has_one_class_per_image_and_training_lowers_the_loss(tiny_data):
     torch.manual_seed(0)
-    model = ExemplarNetwork(make_backbone("convnet"), num_images=len(tiny_data.train))
+    model = ExemplarNetwork(make_backbone("convnet"), len(tiny_data.train), copies=RECIPE.copies,
+                            strength=RECIPE.strength, min_scale=RECIPE.min_scale)
     assert model.classifier.out_features == 128
     batch = tiny_data.train.__getitems__(list(range(16)))
     before, after = loss_before_and_after(model, lambda m: m(batch)[0], steps=8, lr=3e-3)

@@ -5,11 +5,12 @@ import torch
 import torch.nn.functional as F
 
 from ssl_examples.data import TensorImages
-from ssl_examples.methods.moco import (MoCo, SplitBatchNorm, enqueue, info_nce_with_queue, momentum_update,
+from ssl_examples.methods.moco import (RECIPE, MoCo, SplitBatchNorm, enqueue, info_nce_with_queue, momentum_update,
                                        split_batchnorm)
 from ssl_examples.nets import make_backbone
 from ssl_examples.train import Recipe, Runtime, train
 
+from .conftest import from_recipe
 from .gloo import average_gradients, run_processes
 from .test_train import DiesAfter
 
@@ -62,7 +63,7 @@ def test_split_batchnorm_normalises_each_group_on_its_own():
 
 def test_the_queue_fills_with_the_batch_keys(tiny_data):
     torch.manual_seed(0)
-    model = MoCo(make_backbone("convnet"), queue_size=64, bn_splits=4)
+    model = from_recipe(MoCo, RECIPE, make_backbone("convnet"), queue_size=64, bn_splits=4)
     batch = tiny_data.train.__getitems__(list(range(16)))
     model(batch)
     assert model.queue_pointer.item() == 16
@@ -71,8 +72,8 @@ def test_the_queue_fills_with_the_batch_keys(tiny_data):
 
 def small_moco(bn_splits):
     torch.manual_seed(0)
-    return MoCo(make_backbone("convnet"), temperature=0.2, momentum=0.9, queue_size=32, proj_dim=8,
-                hidden_dim=16, bn_splits=bn_splits)
+    return from_recipe(MoCo, RECIPE, make_backbone("convnet"), temperature=0.2, momentum=0.9, queue_size=32,
+                       proj_dim=8, hidden_dim=16, bn_splits=bn_splits)
 
 
 def views(n):
@@ -117,7 +118,8 @@ def test_kill_then_resume_keeps_queue_and_key_encoder_exact(tmp_path):
 
     def fresh():
         torch.manual_seed(0)
-        return MoCo(make_backbone("convnet"), queue_size=24, proj_dim=8, hidden_dim=16, bn_splits=2)
+        return from_recipe(MoCo, RECIPE, make_backbone("convnet"), queue_size=24, proj_dim=8, hidden_dim=16,
+                           bn_splits=2)
 
     whole = train(fresh(), data, recipe, runtime, tmp_path / "whole")
     with pytest.raises(KeyboardInterrupt):  # killed during epoch 2 (4 batches an epoch)
@@ -128,3 +130,10 @@ def test_kill_then_resume_keeps_queue_and_key_encoder_exact(tmp_path):
         assert torch.equal(a, b), name
     assert whole.queue_pointer.item() == (2 * 32) % 24
     assert not torch.equal(whole.key_backbone.features[0][0].weight, fresh().key_backbone.features[0][0].weight)
+
+
+def test_the_projection_head_is_moco_v2s_fc_relu_fc_without_batchnorm():
+    model = from_recipe(MoCo, RECIPE, make_backbone("convnet"))
+    kinds = [type(m) for m in model.head]
+    assert kinds == [torch.nn.Linear, torch.nn.ReLU, torch.nn.Linear]
+    assert not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.head.modules())

@@ -3,9 +3,18 @@ import math
 import torch
 import torch.nn.functional as F
 
-from ssl_examples.methods.npid import NPID, exact_softmax_loss, nce_loss, update_memory
+from dataclasses import replace
+
+from ssl_examples.augment import simclr_view
+from ssl_examples.methods.npid import NPID, RECIPE, exact_softmax_loss, nce_loss, update_memory
 from ssl_examples.nets import make_backbone
 
+
+def npid(num_images: int, **changes) -> NPID:
+    """The recipe's NPID with some of its values changed."""
+    r = replace(RECIPE, **changes)
+    return NPID(make_backbone("convnet"), num_images, dim=r.dim, temperature=r.temperature, negatives=r.negatives,
+                memory_momentum=r.memory_momentum, exact_up_to=r.exact_up_to, prox_weight=r.prox_weight)
 
 
 def test_memory_update_mixes_and_renormalises_only_the_batch_rows():
@@ -58,13 +67,13 @@ def test_nce_loss_follows_its_formula_and_estimates_z_once():
 
 
 def test_exact_or_nce_by_bank_size():
-    assert NPID(make_backbone("convnet"), 100, exact_up_to=100).exact
-    assert not NPID(make_backbone("convnet"), 101, exact_up_to=100).exact
+    assert npid(100, exact_up_to=100).exact
+    assert not npid(101, exact_up_to=100).exact
 
 
 def test_the_nce_path_sets_z_and_writes_only_the_batch_into_the_bank(tiny_data):
     torch.manual_seed(0)
-    model = NPID(make_backbone("convnet"), len(tiny_data.train), negatives=16, exact_up_to=0)
+    model = npid(len(tiny_data.train), negatives=16, exact_up_to=0)
     before = model.bank.clone()
     loss, _ = model(tiny_data.train.__getitems__(list(range(32))))
     loss.backward()
@@ -76,7 +85,7 @@ def test_the_nce_path_sets_z_and_writes_only_the_batch_into_the_bank(tiny_data):
 def test_training_lowers_the_loss(tiny_data):
     """With a small bank (the exact softmax) the same batch gets easier to pick out."""
     torch.manual_seed(0)
-    model = NPID(make_backbone("convnet"), len(tiny_data.train))
+    model = npid(len(tiny_data.train))
     assert model.exact
     batch = tiny_data.train.__getitems__(list(range(32)))
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
@@ -89,3 +98,22 @@ def test_training_lowers_the_loss(tiny_data):
         opt.step()
         losses.append(loss.item())
     assert losses[-1] < 0.5 * losses[0]
+
+
+def test_the_proximal_term_adds_lambda_times_the_squared_distance_to_the_stored_entries(tiny_data):
+    """Section 3.4 of the paper: + lambda ||f_i - v_i||^2, averaged over the batch."""
+    batch = tiny_data.train.__getitems__(list(range(16)))
+    losses = {}
+    for weight in (0.0, 30.0):
+        torch.manual_seed(0)
+        model = npid(len(tiny_data.train), prox_weight=weight)
+        bank = model.bank.clone()
+        torch.manual_seed(1)
+        losses[weight] = model(batch)[0].item()
+    torch.manual_seed(0)
+    model = npid(len(tiny_data.train))
+    torch.manual_seed(1)  # the same view as inside forward
+    x = simclr_view(batch["image"].float() / 255, scale=(0.2, 1.0), strength=0.5)
+    f = F.normalize(model.embed(model.backbone(x)), dim=1)
+    expected = 30.0 * (f - bank[batch["index"]]).square().sum(1).mean().item()
+    assert abs((losses[30.0] - losses[0.0]) - expected) < 1e-3 * max(1.0, expected)

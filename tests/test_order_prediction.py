@@ -3,10 +3,10 @@ import itertools
 
 import torch
 
-from ssl_examples.methods.order_prediction import (ORDERS, OrderPrediction, jitter_and_split, order_classes,
+from ssl_examples.methods.order_prediction import (ORDERS, RECIPE, OrderPrediction, jitter_and_split, order_classes,
                                                    order_label, shuffle_frames)
 from ssl_examples.nets import make_backbone
-from tests.conftest import loss_before_and_after
+from tests.conftest import from_recipe, loss_before_and_after
 
 
 
@@ -36,18 +36,18 @@ def test_labels_match_the_permutation_applied():
 def test_jitter_and_channel_split():
     torch.manual_seed(0)
     x = torch.rand(4, 4, 3, 16, 16)
-    out = jitter_and_split(x)
+    out = jitter_and_split(x, 0.1)
     assert out.shape == x.shape
     assert torch.equal(out[:, :, 0], out[:, :, 1]) and torch.equal(out[:, :, 1], out[:, :, 2])
     # Each frame got its own crop: the four frames of a constant-over-time tuple differ.
     same = x[:, :1].expand_as(x)
-    jittered = jitter_and_split(torch.cat([same[..., :1, :, :]] * 3, 2))
+    jittered = jitter_and_split(torch.cat([same[..., :1, :, :]] * 3, 2), 0.1)
     assert (jittered[:, 0] - jittered[:, 1]).abs().mean() > 1e-3
 
 
 def test_a_training_step_lowers_the_loss():
     torch.manual_seed(0)
     video = (torch.rand(8, 16, 3, 16, 16).cumsum(1) / 16 * 255).to(torch.uint8)
-    model = OrderPrediction(make_backbone("convnet"))
+    model = from_recipe(OrderPrediction, RECIPE, make_backbone("convnet"))
     before, after = loss_before_and_after(model, lambda m: m({"video": video, "index": torch.arange(8)})[0], steps=8, lr=1e-3)
     assert after < 0.7 * before

@@ -1,6 +1,6 @@
 import torch
 
-from ssl_examples.methods.rotation import RotationPrediction, rotate_batch
+from ssl_examples.methods.rotation import RECIPE, RotationPrediction, build, rotate_batch
 from ssl_examples.nets import make_backbone
 from tests.conftest import loss_before_and_after
 
@@ -26,7 +26,7 @@ def test_label_one_is_a_counter_clockwise_quarter_turn():
 
 def test_a_training_step_lowers_the_loss(tiny_data):
     torch.manual_seed(0)
-    model = RotationPrediction(make_backbone("convnet"))
+    model = build(RECIPE, None)
     batch = tiny_data.train.__getitems__(list(range(32)))
     before, after = loss_before_and_after(model, lambda m: m(batch)[0], steps=15, lr=1e-3)
     assert after < 0.7 * before

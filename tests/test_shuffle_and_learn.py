@@ -1,9 +1,9 @@
 import pytest
 import torch
 
-from ssl_examples.methods.shuffle_and_learn import ShuffleAndLearn, make_tuples, pick_frames
+from ssl_examples.methods.shuffle_and_learn import RECIPE, ShuffleAndLearn, make_tuples, pick_frames
 from ssl_examples.nets import make_backbone
-from tests.conftest import loss_before_and_after
+from tests.conftest import from_recipe, loss_before_and_after
 
 
 
@@ -44,7 +44,7 @@ def test_a_training_step_lowers_the_loss():
     torch.manual_seed(0)
     video = torch.rand(8, 16, 3, 16, 16)
     video = (video.cumsum(1) / 16 * 255).to(torch.uint8)  # pixels that brighten over time
-    model = ShuffleAndLearn(make_backbone("convnet"))
+    model = from_recipe(ShuffleAndLearn, RECIPE, make_backbone("convnet"))
     before, after = loss_before_and_after(model, lambda m: m({"video": video, "index": torch.arange(8)})[0], steps=8, lr=1e-3)
     assert after < 0.7 * before
 

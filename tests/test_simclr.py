@@ -3,11 +3,11 @@ import math
 import pytest
 import torch
 
-from ssl_examples.methods.simclr import SimCLR, nt_xent_loss
+from ssl_examples.methods.simclr import RECIPE, SimCLR, nt_xent_loss
 from ssl_examples.nets import make_backbone
 
 from .gloo import average_gradients, run_processes
-from tests.conftest import loss_before_and_after
+from tests.conftest import from_recipe, loss_before_and_after
 
 
 def naive_nt_xent(z1, z2, t):
@@ -38,7 +38,7 @@ def test_identical_views_far_from_others_give_a_small_loss():
 
 def test_a_training_step_lowers_the_loss(tiny_data):
     torch.manual_seed(0)
-    model = SimCLR(make_backbone("convnet"))
+    model = from_recipe(SimCLR, RECIPE, make_backbone("convnet"))
     batch = tiny_data.train.__getitems__(list(range(32)))
     before, after = loss_before_and_after(model, lambda m: m(batch)[0], steps=10, lr=1e-3)
     assert after < 0.9 * before
@@ -48,7 +48,7 @@ def small_model():
     torch.manual_seed(0)
     # Evaluation mode: BatchNorm uses its running statistics, so each view's embedding does
     # not depend on which process holds the others; what is compared is the gather + loss.
-    return SimCLR(make_backbone("convnet"), temperature=0.5, hidden_dim=32, proj_dim=16).eval()
+    return from_recipe(SimCLR, RECIPE, make_backbone("convnet"), temperature=0.5, hidden_dim=32, proj_dim=16).eval()
 
 
 def views(n):

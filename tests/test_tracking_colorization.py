@@ -46,7 +46,7 @@ def test_copying_with_one_hot_similarities_reproduces_the_reference_colours():
 def test_a_training_step_lowers_the_loss():
     torch.manual_seed(0)
     clips = make_clips(4, frames=3, size=32)
-    model = ColorizationTracker(make_backbone("convnet", 1), fit_colour_clusters(clips.video))
+    model = ColorizationTracker(make_backbone("convnet", 1), fit_colour_clusters(clips.video), dim=64, temperature=0.05)
     before, after = loss_before_and_after(model, lambda m: m({"video": clips.video, "index": torch.arange(4)})[0], steps=8, lr=2e-3)
     assert after < 0.8 * before
 
@@ -65,6 +65,6 @@ def test_tracking_scores_run_on_clips():
     clips = make_clips(2, frames=3, size=32)
     labels, K = object_labels(clips.instances, clips.kinds)
     assert K == 3 and (labels[:, 0] == 1).any()
-    model = ColorizationTracker(make_backbone("convnet", 1), torch.zeros(16, 2))
+    model = ColorizationTracker(make_backbone("convnet", 1), torch.zeros(16, 2), dim=64, temperature=0.05)
     scores = tracking_scores(model, clips)
     assert 0 <= scores["propagated"] <= 1 and 0 <= scores["copy_first"] <= 1

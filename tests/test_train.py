@@ -30,7 +30,7 @@ class DiesAfter(TensorImages):
 
 def fresh_model(seed):
     torch.manual_seed(seed)
-    return RotationPrediction(make_backbone("convnet"))
+    return RotationPrediction(make_backbone("convnet"), min_scale=0.5, hidden_dim=256)
 
 
 def test_kill_then_resume_gives_bit_identical_weights(tiny_data, tmp_path):

@@ -1,14 +1,25 @@
-"""MkDocs hook: pages show the benchmark's numbers, read from ``docs/results/bench.json``.
+"""MkDocs hook: pages show the benchmark's numbers, read from ``docs/results/bench*.json``.
 
 A page writes a marker where a table belongs, and the build replaces it:
 
-* ``<!-- bench:table -->``: every method with its baselines (the results page);
+* ``<!-- bench:table -->``: every method with its gains over random init (the results page);
+  ``<!-- bench:table gpu -->`` the same from ``bench-gpu.json``;
 * ``<!-- bench:method NAME -->``: one method's row next to its baselines (method pages);
-* ``<!-- bench:baselines -->``: the data world's calibration (raw pixels, random init, supervised).
+* ``<!-- bench:layers NAME -->``: one method's per-layer probes beside random init;
+* ``<!-- bench:finetune NAME -->``: one method's fine-tuning accuracies per label fraction;
+* ``<!-- bench:baselines -->``: raw pixels, random init and supervised, per backbone;
+* ``<!-- bench:machine -->`` (or ``machine gpu``): where and when the numbers were measured;
+* ``<!-- bench:layer-figures -->``: the per-layer figure of every family (``figures/results.py``);
+* ``<!-- bench:field NAME KEY -->``: one stored value of a method's row, inline (``seconds``,
+  ``recipe.epochs``, ...; a list of seeds shows its mean);
+* ``<!-- results:NAME -->``: the table a method's own evaluation stored in
+  ``docs/results/NAME.json`` (``ssl_examples/tables.py``), with the commands that made it.
 
+Every value is a mean over the stored seeds with its 95 % Student-t interval; gains are
+computed seed by seed against the random-init baseline of the same backbone and seeds.
 A method the JSON does not have yet is shown as a note that names the command to run
-(``tests/test_bench_tables.py`` fails until every method has its row). A marker of an
-unknown kind fails the build. The JSON is written by ``python -m ssl_examples bench``.
+(``tests/test_bench_tables.py`` fails until every registered method has its row). A marker
+of an unknown kind fails the build. The JSON is written by ``python -m ssl_examples bench``.
 """
 
 import json
@@ -17,66 +28,210 @@ from pathlib import Path
 
 from mkdocs.exceptions import PluginError
 
-MARKER = re.compile(r"<!-- bench:(table|method|baselines)(?: ([\w-]+))? -->")
+from ssl_examples.stats import gain_interval, mean_interval
+
+MARKER = re.compile(r"<!-- bench:([a-z-]+)(?: ([\w-]+))?(?: ([\w.]+))? -->")
+RESULTS_MARKER = re.compile(r"<!-- results:([\w-]+) -->")
+KINDS = ("table", "method", "layers", "finetune", "baselines", "machine", "layer-figures", "field")
+FILES = {"cpu": "bench.json", "gpu": "bench-gpu.json"}
 
 
-def pct(x: float) -> str:
-    return f"{100 * x:.1f}"
-
-
-def load(config) -> dict:
-    path = Path(config["docs_dir"]) / "results" / "bench.json"
+def load(config, tier: str = "cpu") -> dict:
+    """The results of a tier, keeping only rows in the current (per-seed) format."""
+    path = Path(config["docs_dir"]) / "results" / FILES[tier]
     if not path.exists():
-        return {"methods": {}, "baselines": {}}, path
-    return json.loads(path.read_text()), path
+        return {"methods": {}, "baselines": {}}
+    results = json.loads(path.read_text())
+    results["baselines"] = {k: b for k, b in results["baselines"].items()
+                            if isinstance(b.get("random_init", {}).get("linear"), list)}
+    results["methods"] = {n: r for n, r in results["methods"].items()
+                          if isinstance(r.get("linear"), list) and r.get("baseline") in results["baselines"]}
+    return results
 
 
-def not_measured(name: str) -> str:
-    return (f'!!! warning "Not measured yet"\n    Run `python -m ssl_examples bench --methods {name}` '
-            f"to add this method's row to `docs/results/bench.json`.")
+def seeds(values) -> list:
+    """Per-seed values; a bare number (a row from before the per-seed format) is one seed."""
+    return values if isinstance(values, list) else [values]
+
+
+def interval(values) -> str:
+    mean, half = mean_interval(seeds(values))
+    return f"{100 * mean:.1f}" if half != half else f"{100 * mean:.1f} ± {100 * half:.1f}"
+
+
+def gain(values, baseline) -> str:
+    mean, half = gain_interval(seeds(values), seeds(baseline))
+    text = f"{100 * mean:+.1f}" if half != half else f"{100 * mean:+.1f} ± {100 * half:.1f}"
+    # A gain whose interval lies above zero is shown in bold: it survives a change of seed.
+    return f"**{text}**" if half == half and mean - half > 0 else text
+
+
+def nowrap(text: str) -> str:
+    return f'<span class="nowrap">{text}</span>'
+
+
+def not_measured(name: str, tier: str = "cpu") -> str:
+    flag = "" if tier == "cpu" else " --tier gpu"
+    return (f'!!! warning "Not measured yet"\n    Run `python -m ssl_examples bench{flag} --methods {name}` '
+            f"to add this method's row to `docs/results/{FILES[tier]}`.")
+
+
+def titles() -> dict[str, str]:
+    from ssl_examples.methods import REGISTRY
+
+    return {m.name: m.title for m in REGISTRY}
 
 
 def method_rows(results: dict, names: list[str]) -> str:
-    lines = ["| method | pre-training (s) | images/s | linear probe | kNN | random init: linear / kNN | supervised: linear |",
-             "|---|--:|--:|--:|--:|--:|--:|"]
+    title = titles()
+    lines = ["| method | s / seed | linear probe | gain | kNN | gain | random init: linear / kNN | supervised: linear |",
+             "|---|--:|--:|--:|--:|--:|--:|--:|"]
     for name in names:
         r = results["methods"][name]
         b = results["baselines"][r["baseline"]]
-        lines.append(f"| `{name}` | {r['seconds']:.0f} | {r['images_per_s']:.0f} | **{pct(r['linear'])}** | **{pct(r['knn'])}** "
-                     f"| {pct(b['random_init']['linear'])} / {pct(b['random_init']['knn'])} | {pct(b['supervised']['linear'])} |")
-    m = results["machine"]
-    lines.append("")
-    lines.append(f"Top-1 accuracy (%) on the embedded world's test split. Measured {results['updated']} "
-                 f"on {m['device']} ({m['threads']} threads, torch {m['torch']}) with "
-                 f"`python -m ssl_examples bench`.")
+        rnd, sup = b["random_init"], b["supervised"]
+        seconds = sum(r["seconds"]) / len(r["seconds"])
+        lines.append(
+            f"| {nowrap(title.get(name, name))} | {seconds:.0f} "
+            f"| {nowrap(interval(r['linear']))} <small>{r['best']['linear']}</small> | {nowrap(gain(r['linear'], rnd['linear']))} "
+            f"| {nowrap(interval(r['knn']))} <small>{r['best']['knn']}</small> | {nowrap(gain(r['knn'], rnd['knn']))} "
+            f"| {nowrap(interval(rnd['linear']) + ' / ' + interval(rnd['knn']))} | {nowrap(interval(sup['linear']))} |")
+    seeds = sorted({len(results["methods"][n]["seeds"]) for n in names})
+    lines += ["", f"Top-1 accuracy (%) on the test split: mean over {'/'.join(map(str, seeds))} seeds "
+              "± the 95 % interval (Student t). Each protocol is read at the layer (in small type) "
+              "with the best mean accuracy on the validation split; random init is read at its "
+              "own best layer. Gains are paired by seed; bold ones have their whole interval above zero."]
+    return "\n".join(lines)
+
+
+def layer_rows(results: dict, name: str) -> str:
+    r = results["methods"][name]
+    rnd = results["baselines"][r["baseline"]]["random_init"]
+    lines = [f"| layer | {name}: linear (val / test) | kNN (val / test) | random init: linear (val / test) | kNN (val / test) |",
+             "|---|--:|--:|--:|--:|"]
+    for layer in r["layers"]:
+        cells = []
+        for row in (r, rnd):
+            for p in ("linear", "knn"):
+                v = row["layers"].get(layer, {}).get(p)
+                cells.append(nowrap(f"{interval(v['val'])} / {interval(v['test'])}") if v else "")
+        mark = " (best)" if layer in r["best"].values() else ""
+        lines.append(f"| {layer}{mark} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def finetune_rows(results: dict, name: str) -> str:
+    r = results["methods"][name]
+    if "finetune" not in r:
+        return (f'!!! warning "Not measured yet"\n    Run `python -m ssl_examples bench --methods {name} '
+                f'--finetune 1 10 100` to add fine-tuning to this row.')
+    lines = ["| labels | fine-tuned top-1 (test) |", "|--:|--:|"]
+    for fraction, values in sorted(r["finetune"].items(), key=lambda kv: int(kv[0])):
+        lines.append(f"| {fraction} % | {nowrap(interval(values))} |")
     return "\n".join(lines)
 
 
 def baseline_rows(results: dict) -> str:
-    lines = ["| backbone, image size, training images | raw pixels: linear / kNN | random init: linear / kNN | supervised: linear / kNN |",
+    if not results["baselines"]:
+        return not_measured("NAME")
+    lines = ["| backbone, image size, channels | raw pixels: linear / kNN | random init: linear / kNN | supervised: linear / kNN |",
              "|---|--:|--:|--:|"]
     for key, b in sorted(results["baselines"].items()):
-        lines.append(f"| {key} | {pct(b['raw_pixels']['linear'])} / {pct(b['raw_pixels']['knn'])} "
-                     f"| {pct(b['random_init']['linear'])} / {pct(b['random_init']['knn'])} "
-                     f"| {pct(b['supervised']['linear'])} / {pct(b['supervised']['knn'])} |")
+        px = b["raw_pixels"]
+        lines.append(f"| {key} | {100 * px['linear']:.1f} / {100 * px['knn']:.1f} "
+                     f"| {nowrap(interval(b['random_init']['linear']) + ' / ' + interval(b['random_init']['knn']))} "
+                     f"| {nowrap(interval(b['supervised']['linear']) + ' / ' + interval(b['supervised']['knn']))} |")
+    return "\n".join(lines)
+
+
+def machine(results: dict, tier: str) -> str:
+    if "machine" not in results or not results["methods"]:   # none in the current format
+        return not_measured("NAME", tier)
+    m = results["machine"]
+    flag = "" if tier == "cpu" else " --tier gpu"
+    return (f"Measured {results['updated']} on {m['device']} ({m['processor']}, {m['threads']} threads, "
+            f"torch {m['torch']}) with `python -m ssl_examples bench{flag}`.")
+
+
+def layer_figures(page) -> str:
+    """One image per family, with an alt text that says what it shows."""
+    from ssl_examples.methods import FAMILIES
+
+    prefix = "../" * page.file.src_path.count("/")
+    return "\n\n".join(f"![Per-layer linear-probe test accuracy of the {title} methods beside random "
+                        f"init, one line per method]({prefix}figures/results-layers-{family}.png)"
+                        for family, title in FAMILIES.items())
+
+
+def field(results: dict, name: str, key: str, where: str) -> str:
+    """One stored value of a method's row, e.g. ``seconds`` or ``recipe.epochs``."""
+    x = results["methods"][name]
+    for part in key.split("."):
+        if not isinstance(x, dict) or part not in x:
+            raise PluginError(f"{where}: bench.json has no `{key}` for {name}")
+        x = x[part]
+    if isinstance(x, list):
+        x = sum(x) / len(x)
+    if isinstance(x, float):
+        return f"{x:.0f}" if abs(x) >= 10 else f"{x:.2g}"
+    return str(x)
+
+
+def stored_table(docs: Path, name: str, where: str) -> str:
+    """A method's own evaluation table (``docs/results/NAME.json``) with the commands that made it."""
+    path = docs / "results" / f"{name}.json"
+    if not path.exists():
+        raise PluginError(f"{where}: <!-- results:{name} --> but {path} does not exist")
+    t = json.loads(path.read_text())
+    lines = ["| " + " | ".join(t["columns"]) + " |", "|---|" + "--:|" * (len(t["columns"]) - 1)]
+    for i, row in enumerate(t["rows"]):
+        cells = [row[0]] + [interval(v) for v in row[1:]]
+        if i == t.get("highlight"):
+            cells = [f"**{c}**" for c in cells]
+        lines.append("| " + " | ".join(cells) + " |")
+    r = t["recipe"]
+    commands = " followed by ".join(f"`{c}`" for c in t["commands"])
+    lines += ["", f"*{t['title']}: accuracy or IoU in %. Measured {t['updated']} ({t['machine']['threads']} "
+                  f"threads, torch {t['machine']['torch']}) with {commands}: {r['epochs']} epochs of "
+                  f"pre-training at {r['image_size']} px, one seed.*"]
     return "\n".join(lines)
 
 
 def on_page_markdown(markdown, page, config, files):
+    if "<!-- results:" in markdown:
+        docs = Path(config["docs_dir"])
+        markdown = RESULTS_MARKER.sub(lambda m: stored_table(docs, m.group(1), page.file.src_path), markdown)
     if "<!-- bench:" not in markdown:
         return markdown
-    results, path = load(config)
 
     def replace(match):
-        kind, name = match.groups()
-        if kind == "table":
-            return method_rows(results, list(results["methods"])) if results["methods"] else not_measured("NAME")
-        if kind == "baselines":
-            return baseline_rows(results)
-        if not name:
-            raise PluginError(f"{page.file.src_path}: <!-- bench:method --> needs a method name")
-        if name not in results["methods"]:
-            return not_measured(name)
-        return method_rows(results, [name])
+        kind, arg, key = match.groups()
+        if kind not in KINDS:
+            raise PluginError(f"{page.file.src_path}: unknown marker <!-- bench:{kind} -->; use one of {', '.join(KINDS)}")
+        if kind == "layer-figures":
+            return layer_figures(page)
+        if kind in ("table", "machine", "baselines"):
+            tier = arg or "cpu"
+            if tier not in FILES:
+                raise PluginError(f"{page.file.src_path}: <!-- bench:{kind} {tier} -->: unknown tier")
+            results = load(config, tier)
+            if kind == "machine":
+                return machine(results, tier)
+            if kind == "baselines":
+                return baseline_rows(results)
+            names = [n for n in titles() if n in results["methods"]] + \
+                    [n for n in results["methods"] if n not in titles()]
+            return method_rows(results, names) if names else not_measured("NAME", tier)
+        if not arg:
+            raise PluginError(f"{page.file.src_path}: <!-- bench:{kind} --> needs a method name")
+        results = load(config)
+        if arg not in results["methods"]:
+            return "(not measured yet)" if kind == "field" else not_measured(arg)
+        if kind == "field":
+            if not key:
+                raise PluginError(f"{page.file.src_path}: <!-- bench:field NAME KEY --> needs a key")
+            return field(results, arg, key, page.file.src_path)
+        return {"method": lambda: method_rows(results, [arg]), "layers": lambda: layer_rows(results, arg),
+                "finetune": lambda: finetune_rows(results, arg)}[kind]()
 
     return MARKER.sub(replace, markdown)

@@ -24,7 +24,7 @@ x = data.pretrain.images.float() / 255
 # %% [markdown]
 # ## Two views of every image
 
-# %%
+# %% alt="Six world images in the top row; below each, two random augmented views of it (crop, flip, colour jitter, greyscale): the two views are a positive pair"
 v1, v2 = simclr_view(x[:6]), simclr_view(x[:6])
 fig, axes = plt.subplots(3, 6, figsize=(9, 4.6))
 for i in range(6):
@@ -40,7 +40,7 @@ for row, t in enumerate(["image", "view 1", "view 2"]):
 # For $2N$ views, each view's positive is the other view of its image; the $2N - 2$ other
 # views are its negatives.
 
-# %%
+# %% alt="Line plot of the NT-Xent loss (vertical axis) over 25 training steps (horizontal axis), with a dashed grey line at the chance level log(2N - 1)"
 def nt_xent(z1, z2, tau=0.5):
     z = F.normalize(torch.cat([z1, z2]), dim=1)
     sim = z @ z.T / tau

@@ -21,7 +21,7 @@ print(clips.audio.shape, spectrograms.shape, "sample rate", SAMPLE_RATE)
 # %% [markdown]
 # ## Pairs and their labels
 
-# %%
+# %% alt="Four rows, one per clip: a video frame, the log-mel spectrogram of its own soundtrack (label 1), and the spectrogram of another clip's soundtrack (label 0)"
 n = len(clips)
 shift = torch.randint(1, n, (n,))
 other = (torch.arange(n) + shift) % n            # a different clip for each negative

@@ -19,7 +19,7 @@ x = data.pretrain.images.float() / 255
 # %% [markdown]
 # ## Inpainting: input and target
 
-# %%
+# %% alt="Four world images with a grey square hole in the centre (top row, the input) and the missing centre patches (bottom row, the target)"
 holed = x[:4].clone()
 holed[:, :, 16:48, 16:48] = 0.5
 fig, axes = plt.subplots(2, 4, figsize=(8, 4))
@@ -46,7 +46,7 @@ weights = weights / (weights * p).sum()
 print("most frequent bin weight:", round(weights[p.argmax()].item(), 2),
       "| rarest bin weight:", round(weights[p.argmin()].item(), 2))
 
-# %%
+# %% alt="Four world images in three rows: the lightness channel alone (the input), the true colours, and the colours snapped to the 32 colour bins (the targets)"
 recoloured = lab.clone()
 recoloured[:, 1:] = centres[bins].permute(0, 3, 1, 2)
 grey = lab.clone()

@@ -22,7 +22,7 @@ print(images.shape)
 # Cut a 3x3 grid of 32-pixel cells, keep a smaller patch in each with a random jitter,
 # so that no line continues exactly from one patch into the next.
 
-# %%
+# %% alt="Four world images in rows; for each, the image, its jittered centre patch, and one of its eight neighbour patches titled with the target number (0 to 7) the network must predict"
 def grid_patches(x, cell=32, patch=24, jitter=3):
     """9 patches per image, (N, 9, 3, patch, patch), each jittered inside its cell."""
     n = x.shape[0]
@@ -55,28 +55,19 @@ plt.tight_layout()
 # %% [markdown]
 # ## Jigsaw: a fixed set of permutations far apart in Hamming distance
 #
-# Choose permutations greedily: each new one is the candidate whose smallest Hamming
-# distance to those already chosen is largest.
+# The paper's algorithm: start from a random permutation, then repeatedly add the candidate
+# whose Hamming distances to all the permutations chosen so far sum to the most. The
+# package's `max_average_permutations` does exactly this over all $9!$ permutations.
 
 # %%
-def far_apart_permutations(n, candidates=2000, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    pool = torch.stack([torch.randperm(9, generator=g) for _ in range(candidates)])
-    chosen = [pool[0]]
-    best = (pool != pool[0]).sum(1)
-    for _ in range(n - 1):
-        j = int(best.argmax())
-        chosen.append(pool[j])
-        best = torch.minimum(best, (pool != pool[j]).sum(1))
-    return torch.stack(chosen)
+from ssl_examples.methods.jigsaw import hamming_distances, max_average_permutations
 
+perms = max_average_permutations(100)
+d = hamming_distances(perms).float()
+off_diagonal = d[~torch.eye(len(d), dtype=torch.bool)]
+print(f"100 permutations: mean Hamming distance {off_diagonal.mean():.2f}, smallest {int(off_diagonal.min())}")
 
-perms = far_apart_permutations(30)
-d = (perms[:, None, :] != perms[None, :, :]).sum(-1)
-d.fill_diagonal_(9)
-print("smallest Hamming distance between two chosen permutations:", int(d.min()))
-
-# %%
+# %% alt="A 3 by 3 grid of one image's nine tiles, shuffled by one of the chosen permutations; the title names the permutation's index, the network's target"
 tiles = grid_patches(images[:1], patch=28, jitter=2)[0]
 label = 7
 shuffled = tiles[perms[label]]

@@ -21,7 +21,7 @@ print(video.shape)
 # %% [markdown]
 # ## A clip
 
-# %%
+# %% alt="Two clips of the embedded world, eight frames each (t = 0 to 7): drawn objects move across a photograph from frame to frame"
 fig, axes = plt.subplots(2, 8, figsize=(12, 3.2))
 for c in range(2):
     for t in range(8):
@@ -35,7 +35,7 @@ for c in range(2):
 # Take three frames $(a, b, c)$ in order (positive) or replace the middle one by a frame
 # from outside the interval (negative: $(b, a, c)$ or $(a, c, b)$ orders).
 
-# %%
+# %% alt="Four frame triplets, one per row, each frame titled with its time index: rows labelled in order (label 1) alternate with shuffled ones (label 0)"
 def tuple_and_label(v, positive):
     a, b, c = sorted(torch.randperm(v.shape[0])[:3].tolist())
     order = (a, b, c) if positive else ((b, a, c) if torch.rand(()) < 0.5 else (a, c, b))

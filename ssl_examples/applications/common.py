@@ -68,9 +68,12 @@ class RotationAuxClassifier(nn.Module):
 
 
 def fit(model: nn.Module, dataset, recipe: Recipe, seed: int, device: str, verbose: bool = False) -> nn.Module:
-    """Train with the one loop (``train.py``) from a fixed seed; quiet unless ``verbose``."""
+    """Train with the one loop (``train.py``) from a fixed seed; quiet unless ``verbose``.
+
+    In fp32 everywhere: bf16 (the loop's choice on GPUs and on CPUs that compute it natively)
+    would change the stored numbers by rounding from one machine to the next."""
     torch.manual_seed(seed)
-    runtime = Runtime(device=device, seed=seed, progress=False)
+    runtime = Runtime(device=device, precision="fp32", seed=seed, progress=False)
     out = contextlib.nullcontext() if verbose else contextlib.redirect_stdout(io.StringIO())
     with out:
         train(model, dataset, recipe, runtime)

@@ -46,6 +46,14 @@ SIZE = 30  # pixels: 3 x 3 tiles of 10 px
 
 
 # --8<-- [start:shuffle]
+def jigsaw_classes(num_permutations: int = 30) -> torch.Tensor:
+    """The jigsaw head's classes: the identity (class 0, "in order") and ``num_permutations``
+    shuffles from the jigsaw method's set, far apart in Hamming distance, ``(P + 1, 9)``."""
+    candidates = permutation_set(num_permutations + 1)
+    shuffles = candidates[(candidates != torch.arange(9)).any(1)][:num_permutations]
+    return torch.cat([torch.arange(9)[None], shuffles])
+
+
 def shuffle_tiles_in_image(x: torch.Tensor, perms: torch.Tensor, ordered_fraction: float):
     """Cut every image into 3x3 tiles and put them back in a shuffled order, except for a
     fraction ``ordered_fraction`` of the images, which stay as they are.
@@ -77,7 +85,7 @@ class JigsawAuxClassifier(nn.Module):
         self.backbone = backbone
         self.classifier = nn.Linear(backbone.feature_dim, num_classes)
         self.jigsaw_head = nn.Linear(backbone.feature_dim, num_permutations + 1)
-        self.register_buffer("perms", permutation_set(num_permutations + 1), persistent=False)
+        self.register_buffer("perms", jigsaw_classes(num_permutations), persistent=False)
         self.jigsaw_weight, self.ordered_fraction = jigsaw_weight, ordered_fraction
 
     def forward(self, batch):

@@ -98,11 +98,15 @@ def resize_uint8(images: torch.Tensor, size: int, chunk: int = 4096) -> torch.Te
 WORLD_EVAL = {"train": 3000, "val": 1000, "test": 2000}
 
 
-def load_world(image_size: int = 32, num_images: int = 3000, num_labelled: int = WORLD_EVAL["train"],
-               num_val: int = WORLD_EVAL["val"], num_test: int = WORLD_EVAL["test"]) -> ImageData:
+def load_world(image_size: int = 32, num_images: int = 3000, num_labelled: int | None = None,
+               num_val: int | None = None, num_test: int | None = None) -> ImageData:
     """Pre-train on the first ``num_images`` images of the world's train stream; probe on its
-    first ``num_labelled``; choose on ``val`` and report on ``test`` (streams of their own)."""
+    first ``num_labelled``; choose on ``val`` and report on ``test`` (streams of their own).
+    The three evaluation sizes default to ``WORLD_EVAL``."""
     from .world import CLASSES, world_split
+
+    num_labelled = num_labelled or WORLD_EVAL["train"]
+    num_val, num_test = num_val or WORLD_EVAL["val"], num_test or WORLD_EVAL["test"]
 
     x, _, y = world_split("train", max(num_images, num_labelled), image_size)
     xv, _, yv = world_split("val", num_val, image_size)
@@ -150,6 +154,13 @@ def split_off_val_folder(dataset: Dataset, labels: list[int]) -> tuple[Dataset, 
             IndexedSubset(dataset, is_val.nonzero().squeeze(1)))
 
 
+def _download_failed(name: str, root: Path, error: Exception) -> UserError:
+    """A failed download, in one line: what failed, and how to provide the data by hand."""
+    reason = str(getattr(error, "reason", "") or error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return UserError(f"could not download {name} ({reason}); download it by hand (see docs/data.md) "
+                     f"and unpack it into {root}, then run without --download")
+
+
 def _require_folder(root: Path, what: str) -> Path:
     root = Path(root).expanduser()
     if not root.is_dir():
@@ -171,6 +182,8 @@ def load_cifar(name: str, root: Path, image_size: int, download: bool) -> ImageD
         splits = [cls(str(root), train=t, download=download) for t in (True, False)]
     except RuntimeError as e:  # torchvision: "Dataset not found or corrupted"
         raise UserError(f"{name} in {root}: {e}") from None
+    except OSError as e:  # no network, refused, timed out (URLError is an OSError)
+        raise _download_failed(name, root, e) from None
     tensors = []
     for ds in splits:
         images = torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous()
@@ -193,6 +206,8 @@ def load_stl10(root: Path, image_size: int, download: bool) -> ImageData:
                  for s in ("unlabeled", "train", "test")}
     except RuntimeError as e:
         raise UserError(f"stl10 in {root}: {e}") from None
+    except OSError as e:
+        raise _download_failed("stl10", root, e) from None
     data = {s: TensorImages(resize_uint8(torch.from_numpy(d.data), image_size),
                             torch.from_numpy(d.labels).long()) for s, d in parts.items()}
     train, val = split_off_val(data["train"])
@@ -249,7 +264,9 @@ def load_images(name: str = "world", image_size: int = 32, root: Path | None = N
     """Load a dataset by name (one of ``DATASETS``)."""
     if name == "world":
         return load_world(image_size, num_images)
-    default_root = Path("~/.cache/ssl_examples") / name
+    from ..cache import cache_dir
+
+    default_root = cache_dir(name)
     if name in ("cifar10", "cifar100"):
         return load_cifar(name, root or default_root, image_size, download)
     if name == "stl10":
@@ -261,15 +278,16 @@ def load_images(name: str = "world", image_size: int = 32, root: Path | None = N
     raise UserError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
 
 
-def load_for_method(method, name: str, image_size: int, num_images: int, root: Path | None = None,
+def load_for_method(method, recipe, name: str = "world", root: Path | None = None,
                     download: bool = False) -> ImageData:
-    """The data a method module trains on: images, or clips if it declares ``DATA = "video"``.
+    """The data a method module trains on with ``recipe``: images, or clips if the module
+    declares ``DATA = "video"``.
 
-    A video method's ``pretrain`` set holds clips (``CLIPS`` of ``FRAMES`` frames); its
-    ``train``/``test`` sets are still the labelled images every method is evaluated on.
+    A video method's ``pretrain`` set holds ``recipe.clips`` clips of ``recipe.frames`` frames;
+    its ``train``/``val``/``test`` sets are still the labelled images every method is evaluated on.
     """
     if getattr(method, "DATA", "images") == "video":
         from .video import load_video
 
-        return load_video(name, image_size, num_images, method.CLIPS, method.FRAMES, root)
-    return load_images(name, image_size, root, download, num_images)
+        return load_video(name, recipe.image_size, recipe.clips, recipe.frames, root)
+    return load_images(name, recipe.image_size, root, download, recipe.num_images)

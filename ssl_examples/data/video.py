@@ -12,7 +12,7 @@ each visible object class sounds its own voice, over noise and distractor sounds
 
 Clips are deterministic in ``(n, frames, size, seed)``, and the first ``n`` clips of a seed do
 not depend on how many follow. Rendering is the slow part on a CPU (about 10 ms a frame),
-so :func:`video_split` keeps rendered splits in ``~/.cache/ssl_examples/video``.
+so :func:`video_split` keeps rendered splits in the cache folder (``ssl_examples.cache``).
 
 **A folder of videos** (UCF101-style: ``train/<class>/*.avi`` and ``test/<class>/*.avi``) is
 decoded with PyAV: ``frames`` frames evenly spread over each video, resized and centre-cropped,
@@ -23,13 +23,13 @@ import dataclasses
 import functools
 import hashlib
 import math
-import os
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..cache import cache_dir, load_cached, save_cached
 from ..errors import UserError
 from . import TensorImages, audio, world
 
@@ -152,21 +152,12 @@ def video_split(split: str, n: int, frames: int = 8, size: int = 32) -> Clips:
     """The ``train`` or ``test`` clips (streams of their own), cached on disk; do not modify."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {tuple(SPLITS)}, not {split!r}")
-    cache = Path(os.environ.get("SSL_EXAMPLES_CACHE", "~/.cache/ssl_examples")).expanduser() / "video"
-    path = cache / f"{split}-{n}x{frames}-{size}px-{_cache_key(split, n, frames, size)}.pt"
-    if path.exists():
-        try:
-            return Clips(**torch.load(path, weights_only=True))
-        except Exception:  # a broken cache file is re-rendered
-            pass
+    path = cache_dir("video", f"{split}-{n}x{frames}-{size}px-{_cache_key(split, n, frames, size)}.pt")
+    stored = load_cached(path)  # a missing or broken file is rendered (again)
+    if stored is not None:
+        return Clips(**stored)
     clips = make_clips(n, frames, size, seed=0, stream=SPLITS[split])
-    try:
-        cache.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-        torch.save(dataclasses.asdict(clips), tmp)
-        os.replace(tmp, path)
-    except OSError:
-        pass  # a read-only home: just render next time
+    save_cached(dataclasses.asdict(clips), path)  # a read-only home: just render next time
     return clips
 
 
@@ -193,14 +184,13 @@ class TensorClips(TensorImages):
         return TensorClips(self.clips[indices])
 
 
-def load_video(name: str, image_size: int, num_images: int, clips: int, frames: int,
-               root: Path | None = None):
+def load_video(name: str, image_size: int, clips: int, frames: int, root: Path | None = None):
     """Data for a video method: ``pretrain`` holds clips, ``train``/``test`` labelled still
     images for the shared protocols (the world's own images, so rows compare with image methods)."""
     from . import ImageData, load_world
 
     if name == "world":
-        stills = load_world(image_size, num_images)
+        stills = load_world(image_size, num_images=1)  # only its labelled splits are used
         return ImageData("world", TensorClips(video_split("train", clips, frames, image_size)),
                          stills.train, stills.test, stills.num_classes, image_size, val=stills.val)
     if name == "videofolder":

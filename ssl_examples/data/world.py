@@ -35,6 +35,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..color import hsv_to_rgb
+
 # ----------------------------------------------------------------------------------------------
 # Signed distance functions of primitive shapes.  Arguments ``u, v`` are coordinate tensors
 # (B, H, W); the shape parameters are numbers or (B, 1, 1) tensors (so a shape code can vary them).
@@ -289,13 +291,6 @@ def _palette_tables():
 _OPTS, _COUNT, _COPY = _palette_tables()
 
 
-def hsv_to_rgb(hsv: torch.Tensor) -> torch.Tensor:
-    """(..., 3) HSV in [0, 1] to RGB in [0, 1]."""
-    h, s, v = hsv.unbind(-1)
-    k = torch.stack([(5 + 6 * h) % 6, (3 + 6 * h) % 6, (1 + 6 * h) % 6], -1)
-    return v[..., None] - (v * s)[..., None] * (torch.minimum(k, 4 - k).clamp(0, 1))
-
-
 # ----------------------------------------------------------------------------------------------
 # Scene parameters
 
@@ -350,7 +345,7 @@ def sample_colours(kind: torch.Tensor, g: torch.Generator) -> torch.Tensor:
     hsv = torch.stack([(hsv[..., 0] + 0.04 * jitter[..., 0]) % 1,
                        (hsv[..., 1] * (1 + 0.3 * jitter[..., 1])).clamp(0, 1),
                        (hsv[..., 2] * (1 + 0.2 * jitter[..., 2])).clamp(0, 1)], -1)
-    rgb = hsv_to_rgb(hsv)
+    rgb = hsv_to_rgb(hsv, dim=-1)
     copy = _COPY[k]
     for p in range(MAX_PARTS):  # parts that copy an earlier part's colour, slightly shaded
         src = copy[..., p].clamp(min=0)

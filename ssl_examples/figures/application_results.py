@@ -111,16 +111,15 @@ def ood_figure(path: Path) -> None:
 
 def jigen_figure(path: Path) -> None:
     """One scene in the three styles and as a jigsaw; accuracy on each held-out style."""
-    from ..applications.jigen import shuffle_tiles_in_image
+    from ..applications.jigen import jigsaw_classes, shuffle_tiles_in_image
     from ..data.world import STYLES, render_style, scenes_for
-    from ..methods.jigsaw import permutation_set
 
     scenes = scenes_for(6, seed=11)[3:4]
     fig = plt.figure(figsize=(12, 4.2))
     grid = fig.add_gridspec(2, 5, width_ratios=[1, 1, 0.1, 0.15, 3.4])
     views = [render_style(scenes, 90, style)[0] for style in STYLES]
     torch.manual_seed(3)
-    shuffled, _ = shuffle_tiles_in_image(views[0][None], permutation_set(31), ordered_fraction=0.0)
+    shuffled, _ = shuffle_tiles_in_image(views[0][None], jigsaw_classes(), ordered_fraction=0.0)
     for k, (image, title) in enumerate(zip(views + [shuffled[0]], list(STYLES) + ["jigsaw (photo)"])):
         _image(fig.add_subplot(grid[k // 2, k % 2]), image, title)
     ax = fig.add_subplot(grid[:, 4])

@@ -9,7 +9,7 @@ from ..color import lab_to_rgb, rgb_to_lab
 from ..evaluate import backbone_input
 from ..methods import bownet, colorization, context_encoder
 from ..nets import make_backbone
-from .common import image_row, photo, save, to_numpy_image
+from .common import BLUE, FONT_PT, QA_SIZE, RED, deck_style, image_row, photo, save, save_deck, show, to_numpy_image
 
 PHOTOS = ("chelsea", "astronaut", "coffee", "rocket")
 
@@ -21,7 +21,7 @@ def _trained_context_encoder(steps: int = 30) -> context_encoder.ContextEncoder:
     from ..train import load_checkpoint
 
     torch.manual_seed(0)
-    model = context_encoder.ContextEncoder(make_backbone("convnet"), 32)
+    model = context_encoder.build(context_encoder.RECIPE, None)
     run = Path("runs/context_encoder/checkpoint.pt")
     if run.is_file():
         model.load_state_dict(load_checkpoint(run)["model"])
@@ -84,5 +84,106 @@ def bownet_figure(path: Path) -> None:
     the target is always the bag of words of the unperturbed image."""
     torch.manual_seed(0)
     x = photo("chelsea", 96).expand(4, -1, -1, -1)
-    views = bownet.perturb(x)
+    views = bownet.perturb(x, bownet.RECIPE.min_scale)
     image_row([x[0], *views], ["original (teacher)"] + [f"student view {i + 1}" for i in range(4)], path)
+
+
+# --- the lecture deck's question and answer slides --------------------------------------------
+
+HOLE_PHOTOS = ("chelsea", "astronaut")
+COLOUR_PHOTOS = ("motorcycle", "coffee")
+
+
+def context_encoder_qa(path: Path, part: str) -> None:
+    """Question: photographs with their centre hidden. Answer: the hidden region."""
+    size, lo, hi = 224, 64, 160  # the centre quarter, as the paper's central-region masks
+    with deck_style():
+        fig, axes = plt.subplots(1, 2, figsize=QA_SIZE)
+        for ax, name in zip(axes, HOLE_PHOTOS):
+            x = photo(name, size)[0]
+            if part == "q":
+                x = x.clone()
+                x[:, lo:hi, lo:hi] = context_encoder.FILL
+                show(ax, x, "what was here?")
+            else:
+                show(ax, x, "target: the hidden pixels", RED)
+                ax.add_patch(plt.Rectangle((lo - 0.5, lo - 0.5), hi - lo, hi - lo, fill=False, ec=RED, lw=3))
+        save_deck(fig, path)
+
+
+def colorization_qa(path: Path, part: str) -> None:
+    """Question: the lightness of two photographs. Answer: their colours (a, b in Lab)."""
+    with deck_style():
+        fig, axes = plt.subplots(1, 2, figsize=QA_SIZE)
+        for ax, name in zip(axes, COLOUR_PHOTOS):
+            x = photo(name, 224)
+            if part == "q":
+                lightness = rgb_to_lab(x)[0, :1] / 100
+                show(ax, lightness, "input: lightness L")
+            else:
+                show(ax, x[0], "target: colours a, b", RED)
+        save_deck(fig, path)
+
+
+BOW_PHOTO, BOW_WORDS, BOW_PATCH = "chelsea", 8, 12
+
+
+def visual_words(x: torch.Tensor, k: int = BOW_WORDS, patch: int = BOW_PATCH, iters: int = 15):
+    """Word map and vocabulary of one ``(1, 3, S, S)`` image: k-means on its Lab patches.
+
+    A stand-in for BoWNet's vocabulary, which clusters the feature maps of a pre-trained
+    network; colour patches keep the figure cheap and the words easy to see.
+    """
+    lab = rgb_to_lab(x)[0] / torch.tensor([100.0, 128.0, 128.0]).view(3, 1, 1)
+    cells = lab.unfold(1, patch, patch).unfold(2, patch, patch)  # (3, h, w, p, p)
+    h, w = cells.shape[1:3]
+    desc = cells.permute(1, 2, 0, 3, 4).reshape(h * w, -1)
+    g = torch.Generator().manual_seed(0)
+    centres = desc[torch.randperm(len(desc), generator=g)[:k]].clone()
+    for _ in range(iters):
+        assign = torch.cdist(desc, centres).argmin(1)
+        for j in range(k):
+            if (assign == j).any():
+                centres[j] = desc[assign == j].mean(0)
+    # words ordered by frequency, so word 0 is the commonest; each shown by its most typical patch
+    counts = torch.bincount(assign, minlength=k)
+    order = counts.argsort(descending=True)
+    rank = torch.empty_like(order)
+    rank[order] = torch.arange(k)
+    typical = torch.cdist(centres[order], desc).argmin(1)
+    rgb = x[0].unfold(1, patch, patch).unfold(2, patch, patch).permute(1, 2, 0, 3, 4).reshape(h * w, 3, patch, patch)
+    return rank[assign].view(h, w), counts[order], rgb[typical]
+
+
+WORD_COLOURS = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#4d4d4d")
+
+
+def bownet_qa(path: Path, part: str) -> None:
+    """Question: a perturbed crop. Answer: the bag of visual words of the whole image."""
+    from matplotlib.colors import ListedColormap
+
+    x = photo(BOW_PHOTO, 192)
+    words, counts, examples = visual_words(x)
+    with deck_style():
+        fig, axes = plt.subplots(1, 2, figsize=QA_SIZE, gridspec_kw={"width_ratios": [1, 1.15]})
+        if part == "q":
+            torch.manual_seed(4)
+            view = bownet.perturb(x, bownet.RECIPE.min_scale)[0]
+            show(axes[0], view, "input: a perturbed crop")
+            axes[1].axis("off")
+            axes[1].set_title("how often is each word\nin the whole image?", color=BLUE)
+            for j in range(BOW_WORDS):
+                inset = axes[1].inset_axes([0.02 + (j % 4) * 0.25, 0.5 - (j // 4) * 0.5, 0.21, 0.36])
+                show(inset, examples[j], f"word {j}", WORD_COLOURS[j], label_colour="#1d1d1f")
+        else:
+            show(axes[0], x[0], "the whole image's words")
+            axes[0].imshow(words.numpy(), cmap=ListedColormap(WORD_COLOURS[:BOW_WORDS]), alpha=0.45,
+                           extent=(-0.5, x.shape[-1] - 0.5, x.shape[-1] - 0.5, -0.5), interpolation="nearest",
+                           vmin=0, vmax=BOW_WORDS - 1)
+            share = counts.float() / counts.sum()
+            axes[1].bar(range(BOW_WORDS), share.numpy(), color=WORD_COLOURS[:BOW_WORDS])
+            axes[1].set_xticks(range(BOW_WORDS))
+            axes[1].set_xlabel("visual word")
+            axes[1].set_ylabel("share of the image")
+            axes[1].set_title("target: the bag of words", color=RED)
+        save_deck(fig, path)

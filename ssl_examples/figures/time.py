@@ -1,11 +1,12 @@
 """Figures for the methods that exploit time and sound (video clips of the embedded world)."""
 
+import functools
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from .common import plt, save, to_numpy_image
+from .common import BLUE, GREEN, QA_SIZE, RED, deck_style, plt, save, save_deck, show, to_numpy_image
 
 
 def _clips(n: int, frames: int, size: int, seed: int = 3):
@@ -46,7 +47,9 @@ def tracking_animation(path: Path) -> None:
         frames.append(Image.fromarray(row).resize((row.shape[1] * 2, row.shape[0] * 2), Image.NEAREST))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    frames[0].save(path, save_all=True, append_images=frames[1:], duration=180, loop=0)
+    # No loop count: the 16 frames (2.9 s) play once. An animation that runs on for more than
+    # 5 s with no way to pause it fails WCAG 2.2.2; reloading the page plays it again.
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=180)
 
 
 def shuffle_and_learn_figure(path: Path) -> None:
@@ -70,14 +73,14 @@ def shuffle_and_learn_figure(path: Path) -> None:
 
 def order_prediction_figure(path: Path) -> None:
     """Four frames in order, then shuffled with per-frame jitter and one colour channel each."""
-    from ..methods.order_prediction import ORDERS, jitter_and_split, order_label
+    from ..methods.order_prediction import ORDERS, RECIPE, jitter_and_split, order_label
 
     torch.manual_seed(0)
     clips = _clips(1, 8, 64)
     picked = torch.tensor([1, 3, 5, 7])
     perm = (2, 0, 3, 1)
     frames = clips.video[0, picked].float() / 255
-    shown = jitter_and_split(frames[list(perm)][None])[0]
+    shown = jitter_and_split(frames[list(perm)][None], RECIPE.jitter)[0]
     label = order_label(perm)
     fig, axes = plt.subplots(2, 4, figsize=(8.5, 4.9))
     for k in range(4):
@@ -112,3 +115,144 @@ def audio_visual_figure(path: Path) -> None:
         axes[i, 1].set_title("its sound: log-mel spectrogram", fontsize=10)
     axes[-1, 1].set_xlabel("seconds")
     save(fig, path)
+
+
+# --- the lecture deck's question and answer slides --------------------------------------------
+
+@functools.lru_cache(maxsize=1)
+def deck_clips():
+    """Three clips of the world (a house, a flower, a lamp), shared by the deck's time figures."""
+    return _clips(3, 12, 96, seed=11)
+
+
+HOUSE, FLOWER, LAMP = 0, 1, 2
+
+
+def _frame(t: int, clip: int = HOUSE) -> torch.Tensor:
+    return deck_clips().video[clip, t].float() / 255
+
+
+def tracking_colorization_qa(path: Path, part: str) -> None:
+    """Question: a colour reference frame and a grey later frame. Answer: the colours, copied along
+    arrows from each object's place in the target frame to its place in the reference."""
+    from matplotlib.patches import ConnectionPatch
+
+    from ..color import rgb_to_lab
+
+    clips, ref_t, target_t = deck_clips(), 0, 8
+    reference, target = _frame(ref_t, FLOWER), _frame(target_t, FLOWER)
+    with deck_style():
+        fig, axes = plt.subplots(1, 2, figsize=QA_SIZE)
+        show(axes[0], reference, f"reference: frame {ref_t}, in colour", BLUE)
+        if part == "q":
+            grey = rgb_to_lab(target[None])[0, :1] / 100
+            show(axes[1], grey, f"target: frame {target_t}, grey")
+            fig.suptitle("what colour is each pixel of the target?", color=BLUE)
+        else:
+            show(axes[1], target, f"frame {target_t}: colours copied", RED)
+            ids = clips.instances[FLOWER]
+            for layer in torch.unique(ids[target_t]).tolist():
+                a, b = ids[target_t] == layer, ids[ref_t] == layer
+                if layer == 0 or a.sum() < 150 or b.sum() < 150:
+                    continue  # the background, or an object too small to point at
+                (ya, xa), (yb, xb) = [torch.nonzero(m).float().mean(0).tolist() for m in (a, b)]
+                fig.add_artist(ConnectionPatch((xa, ya), (xb, yb), "data", "data", axesA=axes[1], axesB=axes[0],
+                                               arrowstyle="-|>", mutation_scale=20, lw=2.5, color=RED))
+            fig.suptitle("each pixel points to where it came from", color=RED)
+        save_deck(fig, path)
+
+
+# Shuffle and Learn's five frames a < b < c < d < e of the house clip
+A, B, C, D, E = 0, 3, 6, 9, 11
+TUPLES = (((B, C, D), True), ((B, E, D), False))
+
+
+def shuffle_and_learn_qa(path: Path, part: str) -> None:
+    """Question: two tuples of three frames. Answer: which one is in temporal order."""
+    with deck_style():
+        fig, axes = plt.subplots(2, 3, figsize=QA_SIZE)
+        for row, (frames, in_order) in enumerate(TUPLES):
+            for k, t in enumerate(frames):
+                if part == "q":
+                    show(axes[row, k], _frame(t), f"tuple {row + 1}" if k == 1 else None)
+                else:
+                    show(axes[row, k], _frame(t), f"frame {t}", GREEN if in_order else RED)
+            if part == "a":
+                axes[row, 1].set_title("in order: yes" if in_order else "in order: no",
+                                       color=GREEN if in_order else RED)
+        if part == "q":
+            fig.suptitle("which tuple is in the right order?", color=BLUE)
+        save_deck(fig, path)
+
+
+OPN_FRAMES = (1, 4, 7, 10)  # t1 < t2 < t3 < t4 of the house clip
+OPN_SHOWN = (2, 0, 3, 1)  # shown k is t(OPN_SHOWN[k] + 1)
+
+
+def order_prediction_qa(path: Path, part: str) -> None:
+    """Question: four shuffled frames. Answer: their order, one of 12 classes (a sequence and its
+    reverse are one class)."""
+    from ..methods.order_prediction import ORDERS, order_label
+
+    label = order_label(OPN_SHOWN)
+    with deck_style():
+        fig, axes = plt.subplots(2, 4, figsize=QA_SIZE)
+        if part == "q":
+            for ax in axes.flat:
+                ax.remove()
+            grid = fig.add_gridspec(2, 3, width_ratios=[1, 1, 1.3])
+            for k, i in enumerate(OPN_SHOWN):
+                show(fig.add_subplot(grid[k // 2, k % 2]), _frame(OPN_FRAMES[i]), f"shown {k + 1}")
+            note = fig.add_subplot(grid[:, 2])
+            note.axis("off")
+            note.text(0.5, 0.5, "in which order\nwere they filmed?\n\n12 classes: an\norder and its\nreverse are one",
+                      ha="center", va="center", color=BLUE, transform=note.transAxes)
+        else:
+            for k, i in enumerate(OPN_SHOWN):
+                show(axes[0, k], _frame(OPN_FRAMES[i]), f"t{i + 1}", RED)
+            for k in range(4):
+                show(axes[1, k], _frame(OPN_FRAMES[k]), f"t{k + 1}", GREEN)
+            axes[0, 0].set_ylabel("shown")
+            axes[1, 0].set_ylabel("sorted")
+            rep = " ".join(str(int(p) + 1) for p in ORDERS[label])
+            fig.suptitle(f"class {label} of 12: order {rep} or its reverse", color=RED)
+        save_deck(fig, path)
+
+
+AV_SOUND_ORDER = (2, 0, 1)  # sound k of the question belongs to clip AV_SOUND_ORDER[k]
+
+
+def audio_visual_qa(path: Path, part: str) -> None:
+    """Question: three frames and three one-second sounds. Answer: which sound goes with which frame."""
+    from matplotlib.patches import ConnectionPatch
+
+    from ..data.audio import SAMPLE_RATE, log_mel
+    from ..data.world import CLASSES
+
+    clips = deck_clips()
+    spec = log_mel(clips.audio[:, :SAMPLE_RATE])
+    with deck_style():
+        fig = plt.figure(figsize=QA_SIZE)
+        frames, sounds = [], []
+        for row in range(3):
+            y = 0.64 - row * 0.3
+            frames.append(fig.add_axes([0.2, y, 0.2, 0.25]))
+            sounds.append(fig.add_axes([0.56, y, 0.42, 0.25]))
+            show(frames[row], _frame(6, row))
+            if part == "a":
+                frames[row].set_ylabel(CLASSES[int(clips.label[row])], rotation=0, ha="right", va="center")
+            s = AV_SOUND_ORDER[row]
+            sounds[row].imshow(spec[s, 0].numpy(), origin="lower", aspect="auto", cmap="magma")
+            sounds[row].set_xticks([])
+            sounds[row].set_yticks([])
+            sounds[row].text(0.02, 0.92, f"sound {row + 1}", color="white", va="top", fontsize=13,
+                             transform=sounds[row].transAxes, bbox=dict(fc="black", lw=0, alpha=0.6))
+        if part == "q":
+            fig.suptitle("which sound belongs to which video?", color=BLUE)
+        else:
+            for row in range(3):
+                s = AV_SOUND_ORDER.index(row)  # the sound of clip `row`
+                fig.add_artist(ConnectionPatch((1.04, 0.5), (-0.04, 0.5), "axes fraction", "axes fraction",
+                                               axesA=frames[row], axesB=sounds[s], lw=3, color=GREEN))
+            fig.suptitle("same video: yes; any other pair: no", color=RED)
+        save_deck(fig, path, tight=False)

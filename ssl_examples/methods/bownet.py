@@ -27,26 +27,21 @@ L2-normalised, with a learned scale :math:`\gamma` (a cosine classifier),
 
 import hashlib
 import json
-import os
 import time
-from dataclasses import asdict, replace
-from pathlib import Path
+from dataclasses import asdict, dataclass, replace
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ..augment import color_jitter, random_grayscale, random_resized_crop_flip
+from ..cache import cache_dir, load_cached, save_cached
 from ..color import kmeans
 from ..data import TensorImages, make_loader
 from ..nets import make_backbone
-from ..train import Recipe, Runtime, load_checkpoint, save_checkpoint, train
+from ..train import Recipe, Runtime, train
 from . import rotation
 
-CACHE = Path(os.environ.get("SSL_EXAMPLES_CACHE", "~/.cache/ssl_examples")).expanduser()
-# The bootstrap: rotation prediction, scaled down to a fraction of its own recipe.
-BOOTSTRAP = replace(rotation.RECIPE, num_images=3000, epochs=2)
-VOCABULARY = 256
 
 
 # --8<-- [start:targets]
@@ -74,9 +69,9 @@ def cutout(x: torch.Tensor, size: int) -> torch.Tensor:
     return torch.where(hole, torch.full_like(x, 0.5), x)
 
 
-def perturb(x: torch.Tensor) -> torch.Tensor:
+def perturb(x: torch.Tensor, min_scale: float) -> torch.Tensor:
     """What the student sees: a random crop, colour jitter, sometimes grey, and a hole."""
-    x = random_resized_crop_flip(x, scale=(0.35, 1.0))
+    x = random_resized_crop_flip(x, scale=(min_scale, 1.0))
     x = random_grayscale(color_jitter(x, 0.4, 0.4, 0.4, 0.1, p=0.8), p=0.2)
     return cutout(x, x.shape[-1] // 3)
 # --8<-- [end:targets]
@@ -98,9 +93,11 @@ class CosineClassifier(nn.Module):
 class BoWNet(nn.Module):
     """A frozen bootstrap network makes the targets; the student predicts them from a perturbed view."""
 
-    def __init__(self, backbone: nn.Module, teacher: nn.Module, words: torch.Tensor, delta: float):
+    def __init__(self, backbone: nn.Module, teacher: nn.Module, words: torch.Tensor, delta: float, *,
+                 min_scale: float):
         super().__init__()
         self.backbone = backbone
+        self.min_scale = min_scale
         self.teacher = teacher.requires_grad_(False).eval()
         self.register_buffer("words", words)
         self.delta = delta
@@ -115,30 +112,42 @@ class BoWNet(nn.Module):
         x = batch["image"].float() / 255
         with torch.no_grad():
             target = bag_of_words(self.teacher.forward_maps(x), self.words, self.delta)
-        logits = self.head(self.backbone(perturb(x)))
+        logits = self.head(self.backbone(perturb(x, self.min_scale)))
         loss = -(target * F.log_softmax(logits, dim=1)).sum(1).mean()
         entropy = -(target * target.clamp(min=1e-12).log()).sum(1).mean()  # the loss's floor
         return loss, {"kl": (loss - entropy).detach(), "scale": self.head.scale.detach()}
 # --8<-- [end:model]
 
 
-RECIPE = Recipe(image_size=32, num_images=3000, epochs=3, batch_size=128, lr=2e-3, weight_decay=5e-4)
+@dataclass
+class BoWNetRecipe(Recipe):
+    vocabulary: int = 256  # K visual words (k-means over the bootstrap network's local features)
+    bootstrap_epochs: int = 2  # of rotation prediction, with rotation's own recipe otherwise
+    min_scale: float = 0.35  # the student's smallest crop, as a fraction of the image
 
 
-def bootstrap_network(recipe: Recipe, data) -> nn.Module:
+RECIPE = BoWNetRecipe(image_size=32, num_images=3000, epochs=3, batch_size=128, lr=2e-3, weight_decay=5e-4)
+
+# The GPU tier (`bench --tier gpu`): a CIFAR-style ResNet-18 on up to 50 000 world images, batch 512,
+# sized for about two minutes on one H100-class GPU (the rotation bootstrap trains first); not yet measured on a GPU.
+GPU_RECIPE = replace(RECIPE, backbone="resnet18-cifar", num_images=50_000, batch_size=512, epochs=15)
+
+
+def bootstrap_network(recipe: BoWNetRecipe, data) -> nn.Module:
     """A rotation-prediction backbone trained on the first images of ``data`` (cached on disk).
 
     The cache key covers the bootstrap recipe and a fingerprint of the images, so a change in
     either trains a new one.
     """
-    boot = replace(BOOTSTRAP, backbone=recipe.backbone, image_size=recipe.image_size,
-                   num_images=min(BOOTSTRAP.num_images, len(data.pretrain)))
+    boot = replace(rotation.RECIPE, backbone=recipe.backbone, image_size=recipe.image_size,
+                   epochs=recipe.bootstrap_epochs, num_images=min(recipe.num_images, len(data.pretrain)))
     images = data.pretrain.__getitems__(list(range(boot.num_images)))["image"]
     key = hashlib.sha1(json.dumps(asdict(boot), sort_keys=True).encode() + images[:64].numpy().tobytes())
-    path = CACHE / f"bownet-bootstrap-{key.hexdigest()[:12]}.pt"
+    path = cache_dir(f"bownet-bootstrap-{key.hexdigest()[:12]}.pt")
     model = rotation.build(boot, data)
-    if path.is_file():
-        model.load_state_dict(load_checkpoint(path)["model"])
+    weights = load_cached(path)
+    if weights is not None:
+        model.load_state_dict(weights)
         print(f"bootstrap (rotation) network: cached in {path}")
         return model.backbone
     start = time.perf_counter()
@@ -147,14 +156,13 @@ def bootstrap_network(recipe: Recipe, data) -> nn.Module:
     train(model, TensorImages(images, torch.zeros(len(images), dtype=torch.long)), boot, Runtime(progress=False))
     torch.set_rng_state(rng)
     model.cpu()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_checkpoint(path, {"format": "ssl_examples/1", "model": model.state_dict(), "recipe": asdict(boot)})
+    save_cached(model.state_dict(), path)
     print(f"bootstrap (rotation) network: trained in {time.perf_counter() - start:.0f} s, cached in {path}")
     return model.backbone
 
 
 @torch.no_grad()
-def vocabulary(teacher: nn.Module, dataset, k: int = VOCABULARY, max_images: int = 2000):
+def vocabulary(teacher: nn.Module, dataset, k: int, max_images: int = 2000):
     """k-means words over the teacher's local features, and the soft-assignment scale delta."""
     teacher.eval()
     feats = []
@@ -169,7 +177,7 @@ def vocabulary(teacher: nn.Module, dataset, k: int = VOCABULARY, max_images: int
     return words, delta
 
 
-def build(recipe: Recipe, data) -> BoWNet:
+def build(recipe: BoWNetRecipe, data) -> BoWNet:
     teacher = bootstrap_network(recipe, data)
-    words, delta = vocabulary(teacher, data.pretrain)
-    return BoWNet(make_backbone(recipe.backbone), teacher, words, delta)
+    words, delta = vocabulary(teacher, data.pretrain, recipe.vocabulary)
+    return BoWNet(make_backbone(recipe.backbone), teacher, words, delta, min_scale=recipe.min_scale)

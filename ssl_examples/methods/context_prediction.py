@@ -5,29 +5,34 @@ network where the neighbour was: top-left, top, top-right, left, right, bottom-l
 or bottom-right. Knowing that an ear goes above an eye, or a wheel below a car door, answers
 it; so the network has to learn what parts of objects look like and how they are arranged.
 
-Shortcuts the paper closes, and so do we: patches are separated by a *gap* and each one is
-*jittered* by a few pixels, so lines and textures that simply continue from one patch into
-the next do not give the answer away; and, with a probability, each patch keeps only one of
-its colour channels, because lenses shift colours slightly towards the image border
-(chromatic aberration), which tells a network where a patch was without any understanding.
+Shortcuts the paper closes, and so do we: the grid is placed at a random position in each
+image, so a patch's label is not also its place in the picture; patches are separated by a
+*gap* and each one is *jittered* by a few pixels, so lines and textures that simply continue
+from one patch into the next do not give the answer away; and each patch keeps only one of
+its colour channels, the other two replaced by faint noise (*colour dropping*), because lenses
+shift colours slightly towards the image border (chromatic aberration), which tells a network
+where a patch was without any understanding.
 
 Pretext targets: for every image, all eight (centre, neighbour) pairs, with the neighbour's
 position :math:`y \in \{0, \dots, 7\}` in reading order as the label.
 
 Loss: with :math:`F` the backbone applied to each patch separately (a siamese network: the
-same weights), :math:`h` a classifier on the concatenated features, :math:`p_{i,0}` the
+same weights), :math:`h` a classifier on the concatenated features, :math:`c_i` the
 centre patch of image :math:`i` and :math:`p_{i,y}` its neighbour at position :math:`y`,
 
 .. math::
 
     \mathcal{L} = -\frac{1}{8N} \sum_{i=1}^{N} \sum_{y=0}^{7}
-    \log \operatorname{softmax}\big(h([F(p_{i,0}), F(p_{i,y})])\big)_y
+    \log \operatorname{softmax}\big(h([F(c_i), F(p_{i,y})])\big)_y
 """
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from dataclasses import dataclass, replace
+
+from ..errors import UserError
 from ..nets import make_backbone, mlp
 from ..train import Recipe
 
@@ -38,23 +43,29 @@ NEIGHBOUR_CELLS = (0, 1, 2, 3, 5, 6, 7, 8)
 OFFSETS = tuple((c // 3 - 1, c % 3 - 1) for c in NEIGHBOUR_CELLS)
 
 
+def grid_extent(patch: int, gap: int, jitter: int) -> int:
+    """The side of the square a jittered 3x3 grid needs."""
+    return 3 * patch + 2 * gap + 2 * jitter
+
+
 def cut_grid(x: torch.Tensor, patch: int, gap: int, jitter: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Cut a 3x3 grid of ``patch``-pixel squares, ``gap`` pixels apart, each moved by up to
     ``jitter`` pixels in x and y, out of every image: patches ``(B, 9, C, patch, patch)`` in
     reading order and the top-left corner ``(row, col)`` of each, ``(B, 9, 2)``.
 
-    The grid is centred in the image; it needs ``3 patch + 2 gap + 2 jitter`` pixels.
+    The grid needs ``3 patch + 2 gap + 2 jitter`` pixels and sits at a random position in
+    each image (uniform over the positions where it fits), as the paper samples its patches.
     """
     b, c, h, w = x.shape
-    extent = 3 * patch + 2 * gap + 2 * jitter
+    extent = grid_extent(patch, gap, jitter)
     if extent > min(h, w):
         raise ValueError(f"a grid of {patch}-px patches with gap {gap} and jitter {jitter} "
                          f"needs {extent} px, the images have {min(h, w)}")
     cell = torch.arange(3, device=x.device) * (patch + gap)
-    top = (h - extent) // 2 + jitter + cell.repeat_interleave(3)  # rows of the 9 cells
-    left = (w - extent) // 2 + jitter + cell.repeat(3)  # columns of the 9 cells
-    corners = torch.stack([top, left], dim=-1).expand(b, 9, 2)
-    corners = corners + torch.randint(-jitter, jitter + 1, (b, 9, 2), device=x.device)
+    origin = torch.stack([torch.randint(0, h - extent + 1, (b,), device=x.device),
+                          torch.randint(0, w - extent + 1, (b,), device=x.device)], dim=1)  # (B, 2)
+    grid = torch.stack([cell.repeat_interleave(3), cell.repeat(3)], dim=-1) + jitter  # (9, 2)
+    corners = origin[:, None, :] + grid + torch.randint(-jitter, jitter + 1, (b, 9, 2), device=x.device)
     offsets = torch.arange(patch, device=x.device)
     rows = (corners[..., 0, None] + offsets)[:, :, :, None]  # (B, 9, P, 1)
     cols = (corners[..., 1, None] + offsets)[:, :, None, :]  # (B, 9, 1, P)
@@ -63,19 +74,25 @@ def cut_grid(x: torch.Tensor, patch: int, gap: int, jitter: int) -> tuple[torch.
     return patches.permute(0, 1, 4, 2, 3), corners
 
 
-def drop_colour(patches: torch.Tensor, p: float) -> torch.Tensor:
-    """With probability ``p`` per patch, copy one random colour channel into all three.
+def drop_colour(patches: torch.Tensor, p: float, noise: float = 0.01) -> torch.Tensor:
+    """With probability ``p`` per patch, keep one random colour channel and replace the other
+    two by Gaussian noise around grey whose standard deviation is ``noise`` times that of the
+    kept channel (the paper: about 1/100).
 
     A single channel has no colour fringes, so chromatic aberration cannot reveal where in
     the image the patch was cut.
     """
     if patches.shape[1] == 1 or p == 0:
         return patches
-    n = patches.shape[0]
-    keep = torch.randint(0, patches.shape[1], (n,), device=patches.device)
-    one = patches[torch.arange(n, device=patches.device), keep].unsqueeze(1).expand_as(patches)
+    n, c = patches.shape[:2]
+    keep = torch.randint(0, c, (n,), device=patches.device)
+    kept = patches[torch.arange(n, device=patches.device), keep]  # (n, P, P)
+    spread = noise * kept.flatten(1).std(dim=1).view(n, 1, 1, 1)
+    dropped = 0.5 + spread * torch.randn_like(patches)  # 0.5: what the backbone maps to zero
+    one_hot = F.one_hot(keep, c).bool().view(n, c, 1, 1)
+    out = torch.where(one_hot, patches, dropped)
     drop = (torch.rand(n, device=patches.device) < p).view(n, 1, 1, 1)
-    return torch.where(drop, one, patches)
+    return torch.where(drop, out, patches)
 # --8<-- [end:targets]
 
 
@@ -83,13 +100,13 @@ def drop_colour(patches: torch.Tensor, p: float) -> torch.Tensor:
 class ContextPrediction(nn.Module):
     """A siamese backbone on the patches + an MLP on (centre, neighbour) features -> 8 positions."""
 
-    def __init__(self, backbone: nn.Module, patch: int = 8, gap: int = 3, jitter: int = 1,
-                 colour_drop: float = 0.67):
+    def __init__(self, backbone: nn.Module, *, patch: int, gap: int, jitter: int, colour_drop_p: float,
+                 hidden_dim: int):
         super().__init__()
         self.backbone = backbone
-        self.patch, self.gap, self.jitter, self.colour_drop = patch, gap, jitter, colour_drop
+        self.patch, self.gap, self.jitter, self.colour_drop_p = patch, gap, jitter, colour_drop_p
         d = backbone.feature_dim
-        self.head = mlp([2 * d, 512, 8])
+        self.head = mlp([2 * d, hidden_dim, 8])
 
     def forward(self, batch):
         x = batch["image"].float() / 255
@@ -99,7 +116,7 @@ class ContextPrediction(nn.Module):
         x = torch.where(mirror, x.flip(3), x)
         patches, _ = cut_grid(x, self.patch, self.gap, self.jitter)
         b = len(x)
-        patches = drop_colour(patches.flatten(0, 1), self.colour_drop)
+        patches = drop_colour(patches.flatten(0, 1), self.colour_drop_p)
         features = self.backbone(patches).view(b, 9, -1)  # each patch on its own
         centre = features[:, 4:5].expand(-1, 8, -1)
         neighbours = features[:, list(NEIGHBOUR_CELLS)]
@@ -110,8 +127,30 @@ class ContextPrediction(nn.Module):
 # --8<-- [end:model]
 
 
-RECIPE = Recipe(image_size=32, num_images=3000, epochs=18, batch_size=128, lr=2e-3, weight_decay=5e-4)
+@dataclass
+class ContextPredictionRecipe(Recipe):
+    patch: int = 7  # patch side in pixels (the paper: 96 on ~400-px images)
+    gap: int = 2  # pixels between neighbouring patches (the paper: 48)
+    jitter: int = 1  # each patch moves by up to this many pixels (the paper: 7)
+    colour_drop_p: float = 1.0  # chance a patch keeps one colour channel (the paper: always)
+    hidden_dim: int = 512  # the pair classifier's hidden layer
 
 
-def build(recipe: Recipe, data) -> ContextPrediction:
-    return ContextPrediction(make_backbone(recipe.backbone))
+RECIPE = ContextPredictionRecipe(image_size=32, num_images=3000, epochs=18, batch_size=128, lr=2e-3,
+                                 weight_decay=5e-4)
+
+# The GPU tier (`bench --tier gpu`): a CIFAR-style ResNet-18 on up to 50 000 world images, batch 512,
+# sized for about two minutes on one H100-class GPU (nine small patches per image: cheap); not yet measured on a GPU.
+GPU_RECIPE = replace(RECIPE, backbone="resnet18-cifar", num_images=50_000, batch_size=512, epochs=30)
+
+
+def check(recipe: ContextPredictionRecipe) -> None:
+    need = grid_extent(recipe.patch, recipe.gap, recipe.jitter)
+    if need > recipe.image_size:
+        raise UserError(f"image-size={recipe.image_size}: a grid of {recipe.patch}-px patches with gap "
+                        f"{recipe.gap} and jitter {recipe.jitter} needs {need} px")
+
+
+def build(recipe: ContextPredictionRecipe, data) -> ContextPrediction:
+    return ContextPrediction(make_backbone(recipe.backbone), patch=recipe.patch, gap=recipe.gap,
+                             jitter=recipe.jitter, colour_drop_p=recipe.colour_drop_p, hidden_dim=recipe.hidden_dim)

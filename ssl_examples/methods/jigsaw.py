@@ -5,9 +5,10 @@ shuffle was applied. Putting a cat back together is easy if you know where a cat
 body and tail go, so solving puzzles teaches the network about object parts and their layout.
 
 Pretext targets: a fixed set of :math:`P` permutations of the nine tiles (here 100 by
-default) is chosen once, greedily, so that any two differ in as many positions as possible
-(their Hamming distance): permutations that differ by one swap would make a needlessly
-ambiguous task. Each image gets a random permutation from the set, and its index is the
+default) is chosen once with the paper's algorithm: starting from a random permutation, add
+the one whose Hamming distance (positions where two permutations differ) summed over those
+already chosen is largest, so that the set is far apart on average; permutations that
+differ by one swap would make a needlessly ambiguous task. Each image gets a random permutation from the set, and its index is the
 label. Tiles are cut with a random offset inside their cell (so edges do not line up) and
 each is normalised to zero mean and unit variance on its own (so low-level statistics such
 as brightness do not tell neighbours apart); 30 % of the images are turned grey.
@@ -24,20 +25,18 @@ and :math:`h` a classifier on the nine concatenated features,
 
 import functools
 import itertools
-import os
-from pathlib import Path
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ..augment import random_grayscale
+from ..cache import cache_dir, load_cached, save_cached
+from ..errors import UserError
 from ..nets import make_backbone, mlp
 from ..train import Recipe
-from .context_prediction import cut_grid
-
-CACHE = Path(os.environ.get("SSL_EXAMPLES_CACHE", "~/.cache/ssl_examples")).expanduser()
-
+from .context_prediction import cut_grid, grid_extent
 
 # --8<-- [start:permutations]
 def hamming_distances(perms: torch.Tensor) -> torch.Tensor:
@@ -45,37 +44,38 @@ def hamming_distances(perms: torch.Tensor) -> torch.Tensor:
     return (perms[:, None, :] != perms[None, :, :]).sum(2)
 
 
-def greedy_permutations(n: int, tiles: int = 9) -> torch.Tensor:
-    """``n`` permutations of ``tiles`` elements, chosen greedily to be far apart.
+def max_average_permutations(n: int, tiles: int = 9, seed: int = 0) -> torch.Tensor:
+    """``n`` permutations of ``tiles`` elements, far apart on average (the paper's Algorithm 1).
 
-    Start from the identity; then repeatedly add the permutation whose Hamming distance to
-    its nearest already-chosen permutation is largest (ties: the first in lexicographic
-    order). This maximises the minimum distance one step at a time; it is deterministic.
+    Start from a random permutation (drawn from ``seed``); then repeatedly add the permutation,
+    among those not chosen yet, whose Hamming distances to all the chosen ones sum to the most
+    (ties: the first in lexicographic order). Deterministic for a given seed.
     """
     every = torch.tensor(list(itertools.permutations(range(tiles))))  # lexicographic order
     # Two permutations agree at as many positions as the dot product of their one-hot codes.
     codes = F.one_hot(every, tiles).flatten(1).float()
-    chosen = [0]  # the identity
-    nearest = tiles - codes @ codes[0]
+    first = int(torch.randint(len(every), (1,), generator=torch.Generator().manual_seed(seed)))
+    chosen = [first]
+    total = tiles - codes @ codes[first]  # summed distance of every candidate to the chosen set
+    taken = torch.zeros(len(every), dtype=torch.bool)
+    taken[first] = True
     for _ in range(n - 1):
-        j = int(nearest.argmax())
+        j = int(total.masked_fill(taken, -1).argmax())
         chosen.append(j)
-        nearest = torch.minimum(nearest, tiles - codes @ codes[j])
+        taken[j] = True
+        total += tiles - codes @ codes[j]
     return every[chosen]
 
 
 @functools.lru_cache(maxsize=8)
-def permutation_set(n: int = 100, tiles: int = 9, cache_dir: Path | None = CACHE) -> torch.Tensor:
-    """``greedy_permutations(n, tiles)``, memoised and (with ``cache_dir``) cached on disk."""
-    path = Path(cache_dir) / f"jigsaw-permutations-{tiles}-{n}.pt" if cache_dir else None
-    if path and path.is_file():
-        return torch.load(path, weights_only=True)
-    perms = greedy_permutations(n, tiles)
-    if path:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        torch.save(perms, tmp)
-        os.replace(tmp, path)
+def permutation_set(n: int = 100, tiles: int = 9, cached: bool = True) -> torch.Tensor:
+    """``max_average_permutations(n, tiles)``, memoised and (``cached``) kept in the cache folder."""
+    path = cache_dir(f"jigsaw-max-average-permutations-{tiles}-{n}.pt")
+    perms = load_cached(path) if cached else None
+    if perms is None:
+        perms = max_average_permutations(n, tiles)
+        if cached:
+            save_cached(perms, path)
     return perms
 # --8<-- [end:permutations]
 
@@ -111,16 +111,16 @@ def normalise_tiles(tiles: torch.Tensor) -> torch.Tensor:
 class Jigsaw(nn.Module):
     """A shared backbone on each of the nine tiles, features concatenated, permutation index out."""
 
-    def __init__(self, backbone: nn.Module, num_permutations: int = 100, tile: int = 8,
-                 gap: int = 2, jitter: int = 1, grey: float = 0.3):
+    def __init__(self, backbone: nn.Module, *, num_permutations: int, tile: int, gap: int, jitter: int,
+                 grey_p: float, hidden_dim: int):
         super().__init__()
         self.backbone = backbone
         self.register_buffer("perms", permutation_set(num_permutations), persistent=False)
-        self.tile, self.gap, self.jitter, self.grey = tile, gap, jitter, grey
-        self.head = mlp([9 * backbone.feature_dim, 512, num_permutations])
+        self.tile, self.gap, self.jitter, self.grey_p = tile, gap, jitter, grey_p
+        self.head = mlp([9 * backbone.feature_dim, hidden_dim, num_permutations])
 
     def forward(self, batch):
-        x = random_grayscale(batch["image"].float() / 255, self.grey)
+        x = random_grayscale(batch["image"].float() / 255, self.grey_p)
         tiles, labels = shuffle_tiles(x, self.perms, self.tile, self.gap, self.jitter)
         b = len(x)
         features = self.backbone(normalise_tiles(tiles.flatten(0, 1))).view(b, -1)
@@ -130,8 +130,32 @@ class Jigsaw(nn.Module):
 # --8<-- [end:model]
 
 
-RECIPE = Recipe(image_size=32, num_images=3000, epochs=8, batch_size=128, lr=2e-3, weight_decay=5e-4)
+@dataclass
+class JigsawRecipe(Recipe):
+    num_permutations: int = 100  # P, the size of the permutation set (the paper compares up to 1000)
+    tile: int = 8  # tile side in pixels (the paper: 64 in 75-px cells)
+    gap: int = 2  # pixels between tiles
+    jitter: int = 1  # each tile moves by up to this many pixels inside its cell
+    grey_p: float = 0.3  # share of images turned grey
+    hidden_dim: int = 512  # the permutation classifier's hidden layer
 
 
-def build(recipe: Recipe, data) -> Jigsaw:
-    return Jigsaw(make_backbone(recipe.backbone))
+RECIPE = JigsawRecipe(image_size=32, num_images=3000, epochs=8, batch_size=128, lr=2e-3, weight_decay=5e-4)
+
+# The GPU tier (`bench --tier gpu`): a CIFAR-style ResNet-18 on up to 50 000 world images, batch 512,
+# sized for about two minutes on one H100-class GPU (nine small tiles per image: cheap); not yet measured on a GPU.
+GPU_RECIPE = replace(RECIPE, backbone="resnet18-cifar", num_images=50_000, batch_size=512, epochs=30)
+
+
+def check(recipe: JigsawRecipe) -> None:
+    need = grid_extent(recipe.tile, recipe.gap, recipe.jitter)
+    if need > recipe.image_size:
+        raise UserError(f"image-size={recipe.image_size}: 3x3 tiles of {recipe.tile} px with gap {recipe.gap} "
+                        f"and jitter {recipe.jitter} need {need} px")
+    if recipe.num_permutations > 362_880:
+        raise UserError(f"num-permutations={recipe.num_permutations}: there are only 9! = 362880")
+
+
+def build(recipe: JigsawRecipe, data) -> Jigsaw:
+    return Jigsaw(make_backbone(recipe.backbone), num_permutations=recipe.num_permutations, tile=recipe.tile,
+                  gap=recipe.gap, jitter=recipe.jitter, grey_p=recipe.grey_p, hidden_dim=recipe.hidden_dim)

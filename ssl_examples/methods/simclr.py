@@ -22,7 +22,7 @@ The projection head is thrown away after pre-training: the backbone's features b
 keep more information (colour, orientation) that the loss teaches the head to discard.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
@@ -60,8 +60,8 @@ def nt_xent_loss(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.5) -
 class SimCLR(nn.Module):
     """Backbone + MLP projection head, trained with NT-Xent on two views of each image."""
 
-    def __init__(self, backbone: nn.Module, temperature: float = 0.5, proj_dim: int = 128,
-                 hidden_dim: int = 512, strength: float = 0.5, blur_p: float = 0.0, min_scale: float = 0.08):
+    def __init__(self, backbone: nn.Module, *, temperature: float, proj_dim: int, hidden_dim: int,
+                 strength: float, blur_p: float, min_scale: float):
         super().__init__()
         self.backbone = backbone
         self.head = mlp([backbone.feature_dim, hidden_dim, proj_dim])
@@ -102,7 +102,12 @@ class SimCLRRecipe(Recipe):
 RECIPE = SimCLRRecipe(image_size=32, num_images=3000, epochs=5, batch_size=64, lr=4e-3, weight_decay=5e-4,
                       temperature=0.2)
 
+# The GPU tier (`bench --tier gpu`): a CIFAR-style ResNet-18 on up to 50 000 world images, batch 512,
+# sized for about two minutes on one H100-class GPU (two views of each image; about 2 s an epoch on an H200); not yet measured on a GPU.
+GPU_RECIPE = replace(RECIPE, backbone="resnet18-cifar", num_images=50_000, batch_size=512, epochs=40)
+
 
 def build(recipe: SimCLRRecipe, data) -> SimCLR:
-    return SimCLR(make_backbone(recipe.backbone), recipe.temperature, recipe.proj_dim, recipe.hidden_dim,
-                  recipe.strength, recipe.blur_p, recipe.min_scale)
+    return SimCLR(make_backbone(recipe.backbone), temperature=recipe.temperature, proj_dim=recipe.proj_dim,
+                  hidden_dim=recipe.hidden_dim, strength=recipe.strength, blur_p=recipe.blur_p,
+                  min_scale=recipe.min_scale)

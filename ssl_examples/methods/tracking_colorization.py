@@ -16,13 +16,15 @@ attention-weighted copy of the reference colours :math:`c_j` (one-hot clusters):
 
     A_{ij} = \frac{\exp(f_i^\top f_j / \tau)}{\sum_k \exp(f_i^\top f_k / \tau)}, \qquad
     \hat{y}_i = \sum_j A_{ij} \, c_j, \qquad
-    \mathcal{L} = -\frac{1}{|I|} \sum_{i} \log \hat{y}_{i, y_i}
+    \mathcal{L} = -\frac{1}{|I|} \sum_{i} \log \hat{y}_{i,\, y_i}
 
 with :math:`y_i` the target pixel's true colour cluster. The only way to lower the loss is
 to make :math:`f_i` most similar to the reference pixels of the same point of the same
 object. At test time the same attention copies anything else attached to the reference
 pixels, for example the instance masks of the first frame.
 """
+
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
@@ -33,7 +35,6 @@ from ..nets import make_backbone
 from ..train import Recipe
 
 DATA = "video"
-CLIPS, FRAMES = 320, 8
 COLOURS = 16
 
 
@@ -78,7 +79,7 @@ def fit_colour_clusters(clips_video: torch.Tensor, k: int = COLOURS, pixels: int
 class ColorizationTracker(nn.Module):
     """Greyscale backbone + a 1x1 convolution that embeds every feature-map position."""
 
-    def __init__(self, backbone: nn.Module, centres: torch.Tensor, dim: int = 64, temperature: float = 0.05):
+    def __init__(self, backbone: nn.Module, centres: torch.Tensor, *, dim: int, temperature: float):
         super().__init__()
         self.backbone = backbone
         self.embed = nn.Conv2d(backbone.feature_dim, dim, 1)
@@ -110,15 +111,28 @@ class ColorizationTracker(nn.Module):
 # --8<-- [end:model]
 
 
-RECIPE = Recipe(image_size=64, num_images=1000, epochs=8, batch_size=32, lr=2e-3, weight_decay=5e-4)
+@dataclass
+class TrackingRecipe(Recipe):
+    clips: int = 320  # clips of the embedded world to pre-train on (num_images does not apply)
+    frames: int = 8  # frames per clip
+    dim: int = 64  # the pixel embedding's size
+    temperature: float = 0.05  # of the softmax over reference pixels
 
 
-def build(recipe: Recipe, data) -> ColorizationTracker:
+RECIPE = TrackingRecipe(image_size=64, num_images=1000, epochs=8, batch_size=32, lr=2e-3, weight_decay=5e-4)
+
+# The GPU tier (`bench --tier gpu`): a CIFAR-style ResNet-18 on up to 50 000 world images, batch 512,
+# sized for about two minutes on one H100-class GPU (64-px frames); not yet measured on a GPU.
+GPU_RECIPE = replace(RECIPE, backbone="resnet18-cifar", num_images=50_000, batch_size=512, clips=4000, epochs=15)
+
+
+def build(recipe: TrackingRecipe, data) -> ColorizationTracker:
     if hasattr(data.pretrain, "clips"):
         video = data.pretrain.clips.video
     else:  # a folder of real videos: decode a few
         video = torch.stack([data.pretrain[i]["video"] for i in range(min(len(data.pretrain), 64))])
-    return ColorizationTracker(make_backbone(recipe.backbone, in_channels=1), fit_colour_clusters(video))
+    return ColorizationTracker(make_backbone(recipe.backbone, in_channels=1), fit_colour_clusters(video),
+                               dim=recipe.dim, temperature=recipe.temperature)
 
 
 # --8<-- [start:propagate]
@@ -193,19 +207,38 @@ def main(argv=None) -> None:
     p.add_argument("checkpoint", nargs="?", type=Path, default=Path("runs/tracking_colorization/checkpoint.pt"))
     p.add_argument("--clips", type=int, default=64)
     p.add_argument("--frames", type=int, default=16)
+    p.add_argument("--out", type=Path, default=Path("docs/results/tracking_colorization.json"),
+                   help="where to store the table the method's page renders")
     args = p.parse_args(argv)
     state = load_checkpoint(args.checkpoint)
-    recipe = Recipe(**state["recipe"])
+    recipe = TrackingRecipe(**state["recipe"])
     clips = video_split("test", args.clips, args.frames, recipe.image_size)
-    trained = ColorizationTracker(make_backbone(recipe.backbone, 1), state["model"]["centres"])
+
+    def tracker():
+        return ColorizationTracker(make_backbone(recipe.backbone, 1), state["model"]["centres"], dim=recipe.dim,
+                                   temperature=recipe.temperature)
+    trained = tracker()
     trained.load_state_dict(state["model"])
     torch.manual_seed(0)
-    random_init = ColorizationTracker(make_backbone(recipe.backbone, 1), state["model"]["centres"])
+    random_init = tracker()
     ours, rand = tracking_scores(trained, clips), tracking_scores(random_init, clips)
     print(f"mask propagation on {len(clips)} test clips of {args.frames} frames ({recipe.image_size} px), mean IoU:")
     print(f"  copy the first mask          {100 * ours['copy_first']:5.1f}%")
     print(f"  random-init embeddings       {100 * rand['propagated']:5.1f}%")
     print(f"  colorization embeddings      {100 * ours['propagated']:5.1f}%")
+    from dataclasses import asdict
+
+    from ..tables import save_table
+
+    save_table(args.out, title=f"mask propagation, {len(clips)} held-out clips of {args.frames} frames "
+                               f"({recipe.image_size} px)",
+               columns=["mask propagation", "mean IoU"],
+               rows=[["copy the first frame's masks to every frame", ours["copy_first"]],
+                     ["the same attention with random-init embeddings", rand["propagated"]],
+                     ["the same attention with the colorization embeddings", ours["propagated"]]],
+               highlight=2, recipe=asdict(recipe),
+               commands=["python -m ssl_examples pretrain tracking_colorization --no-eval",
+                         "python -m ssl_examples.methods.tracking_colorization"])
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import http.server
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -14,6 +15,10 @@ import zlib
 from pathlib import Path
 
 import pytest
+import yaml
+from deck_builder import build_deck, write_deck  # slides/ is on pytest's pythonpath
+from deck_media import find_media
+from deck_parser import parse_deck
 
 REPO = Path(__file__).resolve().parents[2]
 SLIDES = REPO / "slides"
@@ -23,11 +28,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ARTIFACTS = REPO / "test-artifacts"
-
-if str(SLIDES) not in sys.path:
-    sys.path.insert(0, str(SLIDES))
-
-import deck_builder  # noqa: E402  (slides/deck_builder.py, the MkDocs hook)
+PAGES_WORKFLOW = REPO / ".github" / "workflows" / "pages.yml"
 
 
 def mkdocs_env() -> dict:
@@ -39,7 +40,7 @@ def mkdocs_env() -> dict:
 def run_mkdocs(config: Path, site_dir: Path) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(config),
                            "-d", str(site_dir)], capture_output=True, text=True, env=mkdocs_env(),
-                          cwd=config.parent, timeout=300)
+                          cwd=config.parent, timeout=1200)  # a cold build executes every notebook
 
 
 def placeholder_png(width: int = 8, height: int = 6) -> bytes:
@@ -57,6 +58,37 @@ def built_site(tmp_path_factory) -> Path:
     site = tmp_path_factory.mktemp("site")
     proc = run_mkdocs(REPO / "mkdocs.yml", site)
     assert proc.returncode == 0, f"mkdocs build --strict failed:\n{proc.stdout}\n{proc.stderr}"
+    return site
+
+
+def pages_make_targets() -> list[str]:
+    """The ``make`` targets that the GitHub Pages workflow runs before it uploads ``site/``."""
+    workflow = yaml.safe_load(PAGES_WORKFLOW.read_text())
+    runs = [step.get("run", "") for job in workflow["jobs"].values() for step in job.get("steps", [])]
+    return [target for run in runs for target in re.findall(r"\bmake\s+([\w-]+)", run)]
+
+
+@pytest.fixture(scope="session")
+def handout_pdfs(built_site, browser):
+    """``make pdf``'s second half on the session's site: ``site/pdf/<deck>.pdf``, printed once."""
+    import handout
+
+    return handout.print_all(browser, built_site)
+
+
+@pytest.fixture(scope="session")
+def published_site(built_site, request, tmp_path_factory) -> Path:
+    """The site as the Pages workflow publishes it: ``make build``'s output, plus the PDF
+    handouts only if the workflow runs ``make pdf`` (a copy: other tests print into built_site)."""
+    targets = pages_make_targets()
+    unknown = set(targets) - {"setup", "browser", "figures", "build", "pdf"}
+    assert not unknown, f"{PAGES_WORKFLOW.name} runs make {sorted(unknown)}: teach published_site what they add"
+    assert {"build", "pdf"} & set(targets), f"{PAGES_WORKFLOW.name} builds no site"
+    site = tmp_path_factory.mktemp("published") / "site"
+    shutil.copytree(built_site, site, ignore=lambda folder, names: ["pdf"] if Path(folder) == built_site else [])
+    if "pdf" in targets:
+        request.getfixturevalue("handout_pdfs")
+        shutil.copytree(built_site / "pdf", site / "pdf")
     return site
 
 
@@ -78,15 +110,15 @@ def seed_build(seed_source, tmp_path_factory):
     slides.mkdir()
     deck_path = slides / "seed.md"
     shutil.copy(seed_source, deck_path)
-    deck = deck_builder.parse_deck(deck_path.read_text(encoding="utf-8"), "slides/seed.md")
+    deck = parse_deck(deck_path.read_text(encoding="utf-8"), "slides/seed.md")
     png = placeholder_png()
-    for ref, _line in deck_builder.find_images(deck):
+    for ref in {m.ref for m in find_media(deck)}:
         target = slides / ref
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(png)
-    built = deck_builder.build_deck(deck_path, label="slides/seed.md")
+    built = build_deck(deck_path, label="slides/seed.md")
     site = root / "site"
-    deck_builder.write_deck(built, site)
+    write_deck(built, site)
     return built, site
 
 

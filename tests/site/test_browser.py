@@ -5,12 +5,12 @@ import re
 import pytest
 
 from conftest import ARTIFACTS, REPO
-from deck_builder import parse_deck
+from deck_parser import parse_deck
 
 pytestmark = [pytest.mark.browser, pytest.mark.site]
 
 
-def open_page(browser, url):
+def open_page(browser, url, wait="networkidle"):
     page = browser.new_page(viewport={"width": 1280, "height": 720})
     page.set_default_timeout(15000)
     log = {"errors": [], "requests": []}
@@ -18,7 +18,7 @@ def open_page(browser, url):
     page.on("pageerror", lambda e: log["errors"].append(str(e)))
     page.on("request", lambda r: log["requests"].append(r.url))
     page.goto(url)
-    page.wait_for_load_state("networkidle")
+    page.wait_for_load_state(wait)
     return page, log
 
 
@@ -44,6 +44,74 @@ def walk_deck(page, deck, shots=None):
     assert page.locator("span.deck-math:empty").count() == 0
 
 
+# Each .grid of the visible slide: its box and its columns, whether written as blocks
+# (<div class="kol-6-12"> children) or on one line each (<span>s inside the grid's paragraph).
+COLUMNS_JS = """() => [...document.querySelectorAll('.remark-visible .grid')].map(g => {
+  const box = g.getBoundingClientRect();
+  const cols = g.querySelectorAll(':scope > [class*="kol-"], :scope > p > [class*="kol-"]');
+  return {x: box.x, width: box.width, cols: [...cols].map(c => {
+    const b = c.getBoundingClientRect();
+    return {x: b.x, y: b.y, width: b.width, share: Number(c.className.match(/kol-(\\d+)-12/)[1]) / 12,
+            text: c.innerText.trim()};
+  })};
+})"""
+
+
+def assert_columns_side_by_side(page, where):
+    """Every grid of the visible slide lays its columns out in one row, each its share wide."""
+    grids = page.evaluate(COLUMNS_JS)
+    assert grids, f"{where}: no .grid on the visible slide"
+    for grid in grids:
+        cols = grid["cols"]
+        assert len(cols) >= 2, f"{where}: a grid with {len(cols)} columns"
+        for c in cols:
+            assert abs(c["width"] - c["share"] * grid["width"]) < 0.03 * grid["width"], \
+                f"{where}: column {c['text']!r} is {c['width']:.0f} px wide, not {c['share']:.3f} of {grid['width']:.0f}"
+        for a, b in zip(cols, cols[1:]):
+            assert abs(a["y"] - b["y"]) < 2 and b["x"] >= a["x"] + a["width"] - 1, \
+                f"{where}: {b['text']!r} is not beside {a['text']!r}"
+
+
+# For every slide of the deck, in remark's slide pixels: where its content (what is in the flow)
+# ends, and where the first of its citation, footer or the slide's bottom edge begins.
+FIT_JS = """() => [...document.querySelectorAll('.remark-slides-area > .remark-slide-container')].map((c, i) => {
+  const shown = c.style.display;
+  c.style.display = 'block';
+  const scaler = c.querySelector('.remark-slide-scaler');
+  const content = c.querySelector('.remark-slide-content');
+  const s = scaler.getBoundingClientRect(), k = s.height / scaler.offsetHeight;
+  const placed = el => ['absolute', 'fixed'].includes(getComputedStyle(el).position);
+  let end = s.top, limit = s.bottom;
+  for (const el of content.children) {
+    const r = el.getBoundingClientRect();
+    if (!placed(el) && r.height > 0) end = Math.max(end, r.bottom);
+  }
+  for (const el of content.querySelectorAll('.citation, .cites, .footer')) {
+    const r = el.getBoundingClientRect();
+    if (r.height > 0) limit = Math.min(limit, r.top);
+  }
+  c.style.display = shown;
+  return {slide: i + 1, end: Math.round((end - s.top) / k), limit: Math.round((limit - s.top) / k)};
+})"""
+
+
+def assert_slides_fit(page, where):
+    """No slide's content runs into its citation, its footer or off the bottom of the slide."""
+    over = [f"slide {r['slide']}: content ends at {r['end']} px, its room ends at {r['limit']} px"
+            for r in page.evaluate(FIT_JS) if r["end"] > r["limit"] + 1]
+    assert not over, f"{where}: slides overflow:\n" + "\n".join(over)
+
+
+# Font sizes of the visible slide, as fractions of the slide's height (remark scales slides).
+SIZES_JS = """() => {
+  const slide = document.querySelector('.remark-visible .remark-slide-scaler');
+  const height = slide.offsetHeight;
+  const size = sel => [...slide.querySelectorAll(sel)].map(e => parseFloat(getComputedStyle(e).fontSize) / height);
+  return {body: size('.remark-slide-content > p, .remark-slide-content li'),
+          small: size('.citation, .caption, .footer, .credit')};
+}"""
+
+
 def test_sample_deck(browser, built_site, serve):
     ARTIFACTS.mkdir(exist_ok=True)
     base = serve(built_site)
@@ -56,16 +124,22 @@ def test_sample_deck(browser, built_site, serve):
     math_slide = next(i for i, s in enumerate(deck.slides) if "katex" in s.content or
                       s.content.count('class="deck-math"') >= 3)
     walk_deck(page, deck, shots={0: "sample-first-slide.png", math_slide: "sample-math-slide.png"})
-    grid_slide = next(i for i, s in enumerate(deck.slides) if ".grid[" in s.content)
-    page.evaluate(f"location.hash = '#{grid_slide + 1}'")
-    page.wait_for_timeout(100)
-    page.screenshot(path=str(ARTIFACTS / "sample-grid-slide.png"))
-    cols = page.locator(".remark-visible .grid > .kol-6-12")
-    assert cols.count() == 2
-    a, b = cols.nth(0).bounding_box(), cols.nth(1).bounding_box()
-    assert b["x"] > a["x"] + a["width"] * 0.9 and abs(a["y"] - b["y"]) < 5, "grid columns not side by side"
-    img = page.locator(".remark-visible img")
-    assert img.evaluate("i => i.complete && i.naturalWidth") > 0
+    # columns written as blocks, then columns written one per line
+    block = next(i for i, s in enumerate(deck.slides) if ".kol-6-12[\n" in s.content)
+    one_line = next(i for i, s in enumerate(deck.slides) if "\n.kol-4-12[.green[Simple]]\n" in s.content)
+    for i, name in ((block, "sample-grid-slide.png"), (one_line, "sample-one-line-columns.png")):
+        page.evaluate(f"location.hash = '#{i + 1}'")
+        page.wait_for_timeout(100)
+        page.screenshot(path=str(ARTIFACTS / name))
+        assert_columns_side_by_side(page, f"sample slide {i + 1}")
+        if i == block:
+            img = page.locator(".remark-visible img")
+            assert img.evaluate("i => i.complete && i.naturalWidth") > 0
+            # readable from the back of the room: body text 26 px of a 681 px slide, small print 15 px
+            sizes = page.evaluate(SIZES_JS)
+            assert sizes["body"] and min(sizes["body"]) >= 26 / 681 - 1e-3, sizes
+            assert sizes["small"] and min(sizes["small"]) >= 15 / 681 - 1e-3, sizes
+    assert_slides_fit(page, "slides/sample.md")
     # remark's presenter mode shows the notes
     page.keyboard.press("p")
     assert page.locator(".remark-container.remark-presenter-mode").count() == 1

@@ -6,7 +6,8 @@ import textwrap
 import pytest
 
 from conftest import REPO, placeholder_png, run_mkdocs
-from deck_builder import DeckError, build_deck, write_deck
+from deck_builder import build_deck, write_deck
+from deck_model import DeckError
 
 
 def build_text(tmp_path, text, name="x.md"):

@@ -2,7 +2,8 @@
 
 import pytest
 
-from deck_builder import find_formulas, parse_deck, unescape_markdown
+from deck_lexer import find_formulas, unescape_markdown
+from deck_parser import parse_deck
 
 DECK = """\
 layout: true

@@ -1,0 +1,126 @@
+"""Checks of every recipe and runtime value, made once where the values enter (the CLI).
+
+A value no method can train with (a batch of 0, a NaN learning rate, a negative
+temperature, an unknown backbone, an image too small to cut into a method's patches) is a
+``UserError``: one line, before any work. The rules go by field name, so a new method's
+recipe fields are checked without new code when they follow the names used here; a method
+with needs of its own defines ``check(recipe)`` in its module, which runs after these.
+"""
+
+import math
+from dataclasses import fields
+
+from .errors import UserError
+
+OPTIMIZERS = ("adamw", "sgd", "lars")
+
+
+def _fail(name: str, value, need: str):
+    raise UserError(f"{name.replace('_', '-')}={value!r}: {need}")
+
+
+def _number(name: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        _fail(name, value, "must be a number")
+    if not math.isfinite(value):
+        _fail(name, value, "must be a finite number")
+    return value
+
+
+def _probability(name, v):
+    if not 0 <= _number(name, v) <= 1:
+        _fail(name, v, "must be a probability between 0 and 1")
+
+
+def _positive(name, v):
+    if not _number(name, v) > 0:
+        _fail(name, v, "must be greater than 0")
+
+
+def _non_negative(name, v):
+    if not _number(name, v) >= 0:
+        _fail(name, v, "must be 0 or more")
+
+
+def _fraction(name, v):
+    if not 0 < _number(name, v) <= 1:
+        _fail(name, v, "must be a fraction in (0, 1]")
+
+
+def _count(name, v):
+    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+        _fail(name, v, "must be a whole number of at least 1")
+
+
+def _image_size(name, v):
+    _count(name, v)
+    if not 8 <= v <= 1024:
+        _fail(name, v, "must be between 8 and 1024 pixels")
+
+
+def _weight(name, v):
+    _non_negative(name, v)
+
+
+# Exact field names first, then patterns on the name.
+EXACT = {
+    "image_size": _image_size,
+    "num_images": _count,
+    "epochs": _count,
+    "batch_size": _count,
+    "lr": _positive,
+    "weight_decay": _non_negative,
+    "warmup_epochs": _non_negative,
+    "strength": _non_negative,
+    "exact_up_to": _non_negative,
+}
+
+
+def rule_for(name: str, value):
+    if name in EXACT:
+        return EXACT[name]
+    if "temperature" in name or name.endswith(("_eps", "epsilon")):
+        return _positive
+    if "momentum" in name or name.endswith(("_p", "_prob", "_ratio")):
+        return _probability
+    if name.endswith("scale"):
+        return _fraction
+    if name.endswith(("_weight", "lambda", "_coeff")) or name.startswith("weight_"):
+        return _weight
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return _count  # sizes, counts, dimensions
+    if isinstance(value, float):
+        return _number
+    return None
+
+
+def check_recipe(recipe, method=None) -> None:
+    """Raise ``UserError`` for the first value of ``recipe`` that cannot train."""
+    from .nets import BACKBONES
+
+    for f in fields(recipe):
+        value = getattr(recipe, f.name)
+        if f.name == "backbone":
+            if value not in BACKBONES:
+                _fail(f.name, value, f"unknown backbone; choose one of {', '.join(BACKBONES)}")
+            continue
+        if f.name == "optimizer":
+            if value not in OPTIMIZERS:
+                _fail(f.name, value, f"unknown optimizer; choose one of {', '.join(OPTIMIZERS)}")
+            continue
+        rule = rule_for(f.name, value)
+        if rule is not None:
+            rule(f.name, value)
+    if recipe.warmup_epochs > recipe.epochs:
+        _fail("warmup_epochs", recipe.warmup_epochs, f"must not exceed the {recipe.epochs} epochs")
+    if method is not None and hasattr(method, "check"):
+        method.check(recipe)
+
+
+def check_runtime(runtime) -> None:
+    if runtime.workers < 0:
+        _fail("workers", runtime.workers, "must be 0 or more")
+    if runtime.seed < 0:
+        _fail("seed", runtime.seed, "must be 0 or more")

@@ -1,0 +1,63 @@
+"""The benchmark's code path, on the CPU with tiny sizes: seeds, per-layer records, the
+layer chosen on validation, baselines over the same seeds, the GPU tier's recipes."""
+
+import json
+from dataclasses import replace
+
+import pytest
+
+from ssl_examples import bench, data
+from ssl_examples.errors import UserError
+from ssl_examples.methods import rotation
+from ssl_examples.train import Recipe, Runtime
+
+
+@pytest.fixture
+def tiny(monkeypatch):
+    monkeypatch.setitem(data.WORLD_EVAL, "train", 96)
+    monkeypatch.setitem(data.WORLD_EVAL, "val", 48)
+    monkeypatch.setitem(data.WORLD_EVAL, "test", 48)
+    small = replace(rotation.RECIPE, image_size=16, num_images=64, epochs=1, batch_size=32)
+    monkeypatch.setattr(rotation, "RECIPE", small)
+    monkeypatch.setattr(rotation, "GPU_RECIPE", replace(small, epochs=2))
+    monkeypatch.setattr(bench, "SUPERVISED", {t: Recipe(num_images=96, epochs=1, batch_size=32) for t in bench.TIERS})
+
+
+@pytest.mark.parametrize("tier", ["cpu", "gpu"])
+def test_a_bench_row_stores_every_seed_per_layer_beside_its_baselines(tiny, tmp_path, tier, capsys):
+    out = tmp_path / "bench.json"
+    bench.run_bench(["rotation"], out, Runtime(device="cpu"), seeds=[0, 1], tier=tier)
+    results = json.loads(out.read_text())
+    row = results["methods"]["rotation"]
+    assert row["tier"] == tier and row["seeds"] == [0, 1] and row["recipe"]["epochs"] == (1 if tier == "cpu" else 2)
+    assert list(row["layers"]) == ["block1", "block2", "block3", "block4", "block5"]
+    for p in ("linear", "knn"):
+        best = row["best"][p]
+        mean_val = {n: sum(r[p]["val"]) for n, r in row["layers"].items()}
+        assert mean_val[best] == max(mean_val.values())  # chosen on validation ...
+        assert row[p] == row["layers"][best][p]["test"]  # ... reported on test
+        assert len(row[p]) == 2
+    base = results["baselines"][row["baseline"]]
+    assert row["baseline"] == "convnet-16px-3ch" and base["seeds"] == [0, 1]
+    assert len(base["random_init"]["linear"]) == len(base["supervised"]["linear"]) == 2
+    assert "rotation" in capsys.readouterr().out  # the table with intervals and gains was printed
+
+
+def test_seeds_tiers_and_methods_are_checked_before_any_work(tmp_path):
+    with pytest.raises(UserError, match="at least one seed"):
+        bench.run_bench(["rotation"], tmp_path / "b.json", Runtime(device="cpu"), seeds=[])
+    with pytest.raises(UserError, match="unknown tier"):
+        bench.run_bench(["rotation"], tmp_path / "b.json", Runtime(device="cpu"), tier="tpu")
+    with pytest.raises(UserError, match="unknown method"):
+        bench.run_bench(["nope"], tmp_path / "b.json", Runtime(device="cpu"))
+    assert not (tmp_path / "b.json").exists()
+
+
+def test_every_method_has_a_gpu_recipe_on_a_resnet():
+    from ssl_examples.checks import check_recipe
+    from ssl_examples.methods import METHODS
+
+    for name, module in METHODS.items():
+        check_recipe(module.GPU_RECIPE, module)
+        assert module.GPU_RECIPE.backbone == "resnet18-cifar", name
+        assert type(module.GPU_RECIPE) is type(module.RECIPE), name

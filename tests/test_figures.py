@@ -1,0 +1,88 @@
+"""Figures are drawn by our code: the deck's are checked for legibility when they are saved."""
+
+import matplotlib.pyplot as plt
+import pytest
+from PIL import Image
+
+from ssl_examples.figures import FIGURES, QUESTIONS
+from ssl_examples.figures.common import MIN_LABEL_PX, deck_style, save_deck, smallest_text_px
+
+
+def test_small_text_is_refused(tmp_path):
+    with deck_style():
+        fig, ax = plt.subplots(figsize=(4, 3))
+        ax.set_title("readable")
+        ax.text(0.5, 0.5, "too small for a projector", fontsize=7)
+        assert smallest_text_px(fig) < MIN_LABEL_PX
+        with pytest.raises(ValueError, match="under the 14 px"):
+            save_deck(fig, tmp_path / "x.png")
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_too_wide_is_refused(tmp_path):
+    with deck_style():
+        fig, _ = plt.subplots(figsize=(12, 3))
+        with pytest.raises(ValueError, match="wider than a slide"):
+            save_deck(fig, tmp_path / "x.png")
+
+
+def test_question_and_answer_pair(tmp_path):
+    """One method's pair: two PNGs of the same size, each recording its smallest label."""
+    paths = [tmp_path / f"lecture-rotation-{part}.png" for part in "qa"]
+    for path in paths:
+        FIGURES[path.name](path)
+    sizes = []
+    for path in paths:
+        with Image.open(path) as im:
+            assert float(im.info["Min-label-px"]) >= MIN_LABEL_PX
+            sizes.append(im.size)
+    assert sizes[0] == sizes[1] and sizes[0][0] * 2 < 1100, "a pair sits side by side on one slide"
+
+
+def test_every_method_has_a_question():
+    for name in QUESTIONS:
+        assert f"lecture-{name}-q.png" in FIGURES and f"lecture-{name}-a.png" in FIGURES
+
+
+def _bench(tmp_path, per_seed: bool):
+    """A small bench.json in the old (one number) or the current (per seed, per layer) format."""
+    import json
+
+    def acc(x):
+        return [x - 0.01, x, x + 0.01] if per_seed else x
+
+    def layers(a, b):
+        return {"block1": {"linear": {"val": acc(a), "test": acc(a)}},
+                "block2": {"linear": {"val": acc(b), "test": acc(b)}}} if per_seed else None
+
+    rows = {name: {"baseline": "k", "linear": acc(lin), "knn": acc(lin - 0.1), "seconds": acc(30.0)}
+            for name, lin in (("rotation", 0.45), ("simclr", 0.4), ("npid", 0.3))}
+    if per_seed:
+        for name, row in rows.items():
+            row["layers"] = layers(0.3, value_of(row["linear"]))
+            row["finetune"] = {"1": acc(0.3), "10": acc(0.5), "100": acc(0.7)}
+    base = {"linear": acc(0.25), "knn": acc(0.2)}
+    if per_seed:
+        base["layers"] = layers(0.25, 0.25)
+    results = {"methods": rows, "baselines": {"k": {"random_init": base, "supervised": {"linear": acc(0.8),
+                                                                                        "knn": acc(0.8)}}}}
+    path = tmp_path / "bench.json"
+    path.write_text(json.dumps(results))
+    return path
+
+
+def value_of(x):
+    return sum(x) / len(x) if isinstance(x, list) else x
+
+
+@pytest.mark.parametrize("per_seed", [False, True], ids=["one-number", "per-seed"])
+def test_benchmark_charts_read_both_formats(tmp_path, per_seed):
+    from ssl_examples.figures.evaluation import few_label_figure, gain_figure, gains, layers_figure, load_bench
+
+    bench = _bench(tmp_path, per_seed)
+    assert gains(load_bench(bench), "linear")["rotation"] == pytest.approx(20.0)
+    for draw in (gain_figure, layers_figure, few_label_figure):
+        out = tmp_path / f"{draw.__name__}.png"
+        draw(out, bench=bench)
+        with Image.open(out) as im:
+            assert float(im.info["Min-label-px"]) >= MIN_LABEL_PX
