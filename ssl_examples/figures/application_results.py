@@ -11,11 +11,22 @@ import numpy as np
 import torch
 
 from ..stats import mean_interval
-from .common import save, to_numpy_image
+from .common import BLUE, ORANGE, deck_style, save_deck, to_numpy_image
 
 RESULTS = Path(__file__).resolve().parents[2] / "docs" / "results" / "applications"
-# Blue for the plain model, orange for the self-supervised one (distinct for colour-blind readers).
-COLOURS = ("#3f51b5", "#e65100", "#2e7d32")
+# Blue for the plain model, orange for the self-supervised one (distinct for colour-blind readers);
+# a third bar (the OOD rotation score) in dark brown.
+COLOURS = (BLUE, ORANGE, "#7a2a00")
+SIZE = (10.8, 4.4)  # inches at the deck's 100 dpi: a full slide width
+
+
+def deck_figure(draw):
+    """Draw ``draw(path)`` with the deck's projector-sized text."""
+    def wrapped(path: Path) -> None:
+        with deck_style():
+            draw(path)
+    wrapped.__doc__ = draw.__doc__
+    return wrapped
 
 
 def _stored(name: str) -> dict | None:
@@ -34,30 +45,30 @@ def _bars(ax, table: dict, rows: list[str] | None = None, ylabel: str = "", colu
     columns = columns if columns is not None else list(range(len(table["columns"])))
     width = 0.8 / len(columns)
     scale = table.get("scale", 1)
+    top = 0.0
     for j, c in enumerate(columns):
         stats = [mean_interval(r["cells"][c]) for r in picked]
         means = [scale * m for m, _ in stats]
         halves = [scale * h if h == h else 0 for _, h in stats]  # NaN (one seed): no bar
+        top = max(top, *(m + h for m, h in zip(means, halves)))
         x = np.arange(len(picked)) + (j - (len(columns) - 1) / 2) * width
         ax.bar(x, means, width, yerr=halves, capsize=3, color=COLOURS[j % len(COLOURS)],
                label=labels[j] if labels else table["columns"][c])
-    ax.set_xticks(np.arange(len(picked)), [r["label"] for r in picked], fontsize=10)
-    ax.set_ylabel(ylabel, fontsize=11)
-    if ylim:
-        ax.set_ylim(*ylim)
+    ax.set_xticks(np.arange(len(picked)), [r["label"] for r in picked])
+    ax.set_ylabel(ylabel)
+    ax.set_ylim(*(ylim or (0, 1.3 * top)))  # room for the legend above the bars
     ax.spines[["top", "right"]].set_visible(False)
-    ax.legend(fontsize=9, frameon=False, loc="upper right")
+    ax.legend(frameon=False, loc="upper right")
 
 
 def _missing(ax, name: str) -> None:
     ax.axis("off")
-    ax.text(0.5, 0.5, f"results not stored yet:\npython -m ssl_examples apply {name}", ha="center", va="center",
-            fontsize=11)
+    ax.text(0.5, 0.5, f"results not stored yet:\npython -m ssl_examples apply {name}", ha="center", va="center")
 
 
 def _image(ax, image: torch.Tensor, title: str = "") -> None:
     ax.imshow(to_numpy_image(image.float() / 255 if image.dtype == torch.uint8 else image), interpolation="nearest")
-    ax.set_title(title, fontsize=10)
+    ax.set_title(title)
     ax.set_xticks([])
     ax.set_yticks([])
 
@@ -69,7 +80,7 @@ def robustness_figure(path: Path) -> None:
 
     images, _, _ = world_split("test", 4)
     image = images[1:2]
-    fig = plt.figure(figsize=(12, 4.2))
+    fig = plt.figure(figsize=SIZE)
     grid = fig.add_gridspec(2, 6, width_ratios=[1, 1, 1, 0.15, 3.2, 0.05])
     shown = [("clean", image)] + [(name, corrupt(image, name, 3, seed=7)) for name in CORRUPTIONS]
     for k, (name, x) in enumerate(shown):
@@ -81,7 +92,7 @@ def robustness_figure(path: Path) -> None:
     else:
         _bars(ax, _table(part, "corruptions"), ylabel="top-1 accuracy (%)")
         plt.setp(ax.get_xticklabels(), rotation=25, ha="right", rotation_mode="anchor")
-    save(fig, path)
+    save_deck(fig, path)
 
 
 def ood_figure(path: Path) -> None:
@@ -93,7 +104,7 @@ def ood_figure(path: Path) -> None:
     inside = [i for i in range(40) if labels[i] < IN_CLASSES][:2]
     outside = [i for i in range(40) if labels[i] >= IN_CLASSES][:2]
     backgrounds = object_free(2, "test")
-    fig = plt.figure(figsize=(12, 4.2))
+    fig = plt.figure(figsize=SIZE)
     grid = fig.add_gridspec(2, 5, width_ratios=[1, 1, 1, 0.15, 3.4])
     for r in range(2):
         _image(fig.add_subplot(grid[r, 0]), images[inside[r]], f"in: {CLASSES[labels[inside[r]]]}")
@@ -106,7 +117,7 @@ def ood_figure(path: Path) -> None:
     else:
         _bars(ax, _table(part, "auroc"), ylabel="AUROC (%)", ylim=(40, 100),
               labels=["max softmax", "max softmax, + rotation head", "rotation score, + rotation head"])
-    save(fig, path)
+    save_deck(fig, path)
 
 
 def jigen_figure(path: Path) -> None:
@@ -115,7 +126,7 @@ def jigen_figure(path: Path) -> None:
     from ..data.world import STYLES, render_style, scenes_for
 
     scenes = scenes_for(6, seed=11)[3:4]
-    fig = plt.figure(figsize=(12, 4.2))
+    fig = plt.figure(figsize=SIZE)
     grid = fig.add_gridspec(2, 5, width_ratios=[1, 1, 0.1, 0.15, 3.4])
     views = [render_style(scenes, 90, style)[0] for style in STYLES]
     torch.manual_seed(3)
@@ -129,7 +140,7 @@ def jigen_figure(path: Path) -> None:
     else:
         _bars(ax, _table(part, "leave-one-domain-out"), ylabel="top-1 on the held-out style (%)",
               labels=["supervised (Deep All)", "+ jigsaw head (JiGen)"])
-    save(fig, path)
+    save_deck(fig, path)
 
 
 def fewshot_figure(path: Path) -> None:
@@ -139,15 +150,15 @@ def fewshot_figure(path: Path) -> None:
 
     images, _, labels = world_split("test", 300)
     idx, picked = sample_episode(labels, NOVEL_CLASSES, 5, 1, 1, torch.Generator().manual_seed(2))
-    fig = plt.figure(figsize=(12, 4.2))
+    fig = plt.figure(figsize=SIZE)
     grid = fig.add_gridspec(2, 7, width_ratios=[1, 1, 1, 1, 1, 0.15, 4.2])
     for k in range(5):
         top, bottom = fig.add_subplot(grid[0, k]), fig.add_subplot(grid[1, k])
         _image(top, images[idx[k, 0]], CLASSES[picked[k]])
         _image(bottom, images[idx[(k + 2) % 5, 1]], "?")
         if k == 0:
-            top.set_ylabel("support: 1 shot", fontsize=10)
-            bottom.set_ylabel("queries", fontsize=10)
+            top.set_ylabel("support: 1 shot")
+            bottom.set_ylabel("queries")
     ax = fig.add_subplot(grid[:, 6])
     part = _stored("fewshot")
     if part is None:
@@ -155,7 +166,7 @@ def fewshot_figure(path: Path) -> None:
     else:
         _bars(ax, _table(part, "novel"), ylabel="5-way accuracy, novel classes (%)",
               labels=["prototypical network", "+ rotation loss"])
-    save(fig, path)
+    save_deck(fig, path)
 
 
 def ssgan_figure(path: Path) -> None:
@@ -176,18 +187,18 @@ def ssgan_figure(path: Path) -> None:
             cells = table["rows"][0]["cells"][table["columns"].index(column)]
             mean, half = mean_interval(cells)
             panels.append((f"{column}\nFréchet distance {mean:.2f} ± {half:.2f}", picture[:, :6 * 34 + 2, :6 * 34 + 2]))
-    fig, axes = plt.subplots(1, 3, figsize=(12, 4.6))
+    fig, axes = plt.subplots(1, 3, figsize=SIZE)
     for ax, (title, picture) in zip(axes, panels):
         _image(ax, picture, title)
     for ax in axes[len(panels):]:
         _missing(ax, "ssgan")
-    save(fig, path)
+    save_deck(fig, path)
 
 
 APPLICATION_FIGURES = {
-    "application-robustness.png": robustness_figure,
-    "application-ood.png": ood_figure,
-    "application-jigen.png": jigen_figure,
-    "application-fewshot.png": fewshot_figure,
-    "application-ssgan.png": ssgan_figure,
+    "application-robustness.png": deck_figure(robustness_figure),
+    "application-ood.png": deck_figure(ood_figure),
+    "application-jigen.png": deck_figure(jigen_figure),
+    "application-fewshot.png": deck_figure(fewshot_figure),
+    "application-ssgan.png": deck_figure(ssgan_figure),
 }
