@@ -314,6 +314,22 @@ def test_bad_application_arguments(argv, fragment, capsys):
     assert err[0].startswith("error: ") and fragment in err[0], err[0]
 
 
+def test_a_variation_is_not_stored_over_the_defaults(tmp_path, capsys, monkeypatch):
+    from ssl_examples.applications import cli
+
+    monkeypatch.setattr(cli, "REPO", tmp_path)  # where the default results file would go
+    code = main(["apply", "ood", "--seeds", "0", "--set", "num_train=64", "--set", "num_eval=16",
+                 "--set", "batch_size=32"])
+    out = capsys.readouterr().out
+    assert code == 0 and "not stored" in out and "AUROC" in out
+    assert not (tmp_path / "docs").exists()
+    code = main(["apply", "ood", "--seeds", "0", "--set", "num_train=64", "--set", "num_eval=16",
+                 "--set", "batch_size=32", "--out", str(tmp_path / "ood.json")])
+    stored = json.loads((tmp_path / "ood.json").read_text())["test"]
+    assert code == 0 and stored["config"]["num_train"] == 64 and stored["seeds"] == [0]
+    assert "--set num_train=64" in stored["command"]
+
+
 def test_list_names_every_application(capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out

@@ -29,7 +29,7 @@ def add_parser(sub) -> None:
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    help="any other setting of the application's Config, e.g. --set epochs=8 (repeatable)")
     p.add_argument("--out", type=Path, default=None,
-                   help="results file (default: docs/results/applications/NAME.json)")
+                   help="results file (default: docs/results/applications/NAME.json, for the default settings only)")
     p.add_argument("--no-save", action="store_true", help="print the tables only")
     p.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, mps")
     p.add_argument("--verbose", action="store_true", help="print every training epoch")
@@ -92,6 +92,11 @@ def cmd_apply(args) -> None:
     print(f"\n{result['cpu_seconds']:.0f} s of CPU time ({result['threads']} threads), "
           f"{result['wall_seconds']:.0f} s wall", flush=True)
     if args.no_save:
+        return
+    if args.out is None and (config != module.DEFAULTS or list(args.seeds) != list(SEEDS)):
+        # The pages show the defaults' results; a variation is kept only where asked for.
+        print("not stored: the settings differ from the defaults the page reports; "
+              "pass --out FILE to keep these results")
         return
     out = Path(args.out or REPO / BY_NAME[args.name].results)
     payload = {"command": command_line(args), "seeds": list(args.seeds), "config": asdict(config),
