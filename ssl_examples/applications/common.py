@@ -67,12 +67,15 @@ class RotationAuxClassifier(nn.Module):
 # --8<-- [end:rotation-head]
 
 
-def fit(model: nn.Module, dataset, recipe: Recipe, seed: int, device: str, verbose: bool = False) -> nn.Module:
-    """Train with the one loop (``train.py``) from a fixed seed; quiet unless ``verbose``.
+def fit(build, dataset, recipe: Recipe, seed: int, device: str, verbose: bool = False) -> nn.Module:
+    """Seed torch, build the model with ``build()`` (so its initialisation is the seed's, whatever
+    ran before in the process) and train it with the one loop (``train.py``); quiet unless
+    ``verbose``.
 
     In fp32 everywhere: bf16 (the loop's choice on GPUs and on CPUs that compute it natively)
     would change the stored numbers by rounding from one machine to the next."""
     torch.manual_seed(seed)
+    model = build()
     runtime = Runtime(device=device, precision="fp32", seed=seed, progress=False)
     out = contextlib.nullcontext() if verbose else contextlib.redirect_stdout(io.StringIO())
     with out:

@@ -155,9 +155,9 @@ def train_protonet(config: Config, rotation_weight: float, seed: int, device, ve
     base = torch.isin(labels, torch.tensor(BASE_CLASSES))
     episodes = Episodes(images[base], labels[base], BASE_CLASSES, config.train_way, config.train_shot,
                         config.train_query, config.train_episodes, seed)
-    model = ProtoNet(small_backbone(), config.train_way, config.train_shot, config.train_query, rotation_weight)
     recipe = Recipe(epochs=1, batch_size=1, lr=config.lr, weight_decay=config.weight_decay, warmup_epochs=0.1)
-    return fit(model, episodes, recipe, seed, device, verbose)
+    return fit(lambda: ProtoNet(small_backbone(), config.train_way, config.train_shot, config.train_query,
+                                rotation_weight), episodes, recipe, seed, device, verbose)
 
 
 def episode_accuracies(features, labels, classes, shot, queries, episodes, seed) -> torch.Tensor:

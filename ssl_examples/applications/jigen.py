@@ -132,10 +132,10 @@ def source_data(target: str, split: str, n: int) -> tuple[torch.Tensor, torch.Te
 
 def train_on_sources(config: Config, target: str, weight: float, seed: int, device, verbose=False):
     images, labels = source_data(target, "train", config.num_per_domain)
-    model = JigsawAuxClassifier(small_backbone(), len(CLASSES), weight, config.ordered_fraction)
     recipe = Recipe(image_size=SIZE, epochs=config.epochs, batch_size=config.batch_size, lr=config.lr,
                     weight_decay=config.weight_decay, warmup_epochs=0.1)
-    return fit(model, TensorImages(images, labels), recipe, seed, device, verbose)
+    return fit(lambda: JigsawAuxClassifier(small_backbone(), len(CLASSES), weight, config.ordered_fraction),
+               TensorImages(images, labels), recipe, seed, device, verbose)
 
 
 def style_accuracy(model, images, labels, device) -> float:

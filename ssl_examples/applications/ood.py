@@ -114,10 +114,10 @@ def train_classifier(config: Config, rotation_weight: float, seed: int, device, 
     inside = labels < IN_CLASSES
     assert inside.sum() >= config.num_train
     data = TensorImages(images[inside][:config.num_train], labels[inside][:config.num_train])
-    model = RotationAuxClassifier(small_backbone(), IN_CLASSES, rotation_weight)
     recipe = Recipe(epochs=config.epochs, batch_size=config.batch_size, lr=config.lr,
                     weight_decay=config.weight_decay, warmup_epochs=0.1)
-    return fit(model, data, recipe, seed, device, verbose)
+    return fit(lambda: RotationAuxClassifier(small_backbone(), IN_CLASSES, rotation_weight),
+               data, recipe, seed, device, verbose)
 
 
 def scores(model, images: torch.Tensor, device) -> dict[str, torch.Tensor]:

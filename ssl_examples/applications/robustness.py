@@ -113,10 +113,10 @@ DEFAULTS = Config()
 
 def train_classifier(config: Config, rotation_weight: float, seed: int, device, verbose=False):
     images, _, labels = world_split("train", config.num_train)
-    model = RotationAuxClassifier(small_backbone(), len(CLASSES), rotation_weight)
     recipe = Recipe(epochs=config.epochs, batch_size=config.batch_size, lr=config.lr,
                     weight_decay=config.weight_decay, warmup_epochs=0.1)
-    return fit(model, TensorImages(images, labels), recipe, seed, device, verbose)
+    return fit(lambda: RotationAuxClassifier(small_backbone(), len(CLASSES), rotation_weight),
+               TensorImages(images, labels), recipe, seed, device, verbose)
 
 
 def corrupted_sets(split: str, config: Config) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:

@@ -184,9 +184,9 @@ DEFAULTS = Config()
 def feature_network(config: Config, device) -> SupervisedClassifier:
     """Our supervised world classifier (the course's ConvNet), trained here from seed 0."""
     images, _, labels = world_split("train", config.classifier_images)
-    model = SupervisedClassifier(make_backbone("convnet"), len(CLASSES))
     recipe = Recipe(epochs=config.classifier_epochs, batch_size=128, lr=4e-3, warmup_epochs=0.2)
-    return fit(model, TensorImages(images, labels), recipe, seed=0, device=device)
+    return fit(lambda: SupervisedClassifier(make_backbone("convnet"), len(CLASSES)), TensorImages(images, labels),
+               recipe, seed=0, device=device)
 
 
 def grid(images: torch.Tensor, rows: int = 8) -> torch.Tensor:
