@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from ..stats import mean_interval
-from .common import BLUE, ORANGE, deck_style, save_deck, to_numpy_image
+from .common import BLUE, GREY, ORANGE, deck_style, save_deck, to_numpy_image
 
 RESULTS = Path(__file__).resolve().parents[2] / "docs" / "results" / "applications"
 # Blue for the plain model, orange for the self-supervised one (distinct for colour-blind readers);
@@ -39,8 +39,11 @@ def _table(part: dict, table_id: str) -> dict:
 
 
 def _bars(ax, table: dict, rows: list[str] | None = None, ylabel: str = "", columns: list[int] | None = None,
-          labels: list[str] | None = None, ylim=None) -> None:
-    """Grouped bars: one group per row of ``table``, one bar per column, mean ± 95 % interval."""
+          labels: list[str] | None = None, ylim=None, chance: float | None = None) -> None:
+    """Grouped bars: one group per row of ``table``, one bar per column, mean ± 95 % interval;
+    a dashed line at ``chance`` (in the table's unit) if given."""
+    if chance is not None:
+        ax.axhline(chance, color=GREY, linestyle="--", linewidth=1.5, label="chance", zorder=0)
     picked = [r for r in table["rows"] if rows is None or r["label"] in rows]
     columns = columns if columns is not None else list(range(len(table["columns"])))
     width = 0.8 / len(columns)
@@ -115,7 +118,7 @@ def ood_figure(path: Path) -> None:
     if part is None:
         _missing(ax, "ood")
     else:
-        _bars(ax, _table(part, "auroc"), ylabel="AUROC (%)", ylim=(40, 100),
+        _bars(ax, _table(part, "auroc"), ylabel="AUROC (%)", ylim=(40, 100), chance=50,
               labels=["max softmax", "max softmax, + rotation head", "rotation score, + rotation head"])
     save_deck(fig, path)
 
@@ -123,7 +126,7 @@ def ood_figure(path: Path) -> None:
 def jigen_figure(path: Path) -> None:
     """One scene in the three styles and as a jigsaw; accuracy on each held-out style."""
     from ..applications.jigen import jigsaw_classes, shuffle_tiles_in_image
-    from ..data.world import STYLES, render_style, scenes_for
+    from ..data.world import CLASSES, STYLES, render_style, scenes_for
 
     scenes = scenes_for(6, seed=11)[3:4]
     fig = plt.figure(figsize=SIZE)
@@ -139,6 +142,7 @@ def jigen_figure(path: Path) -> None:
         _missing(ax, "jigen")
     else:
         _bars(ax, _table(part, "leave-one-domain-out"), ylabel="top-1 on the held-out style (%)",
+              chance=100 / len(CLASSES),
               labels=["supervised (Deep All)", "+ jigsaw head (JiGen)"])
     save_deck(fig, path)
 
@@ -164,7 +168,7 @@ def fewshot_figure(path: Path) -> None:
     if part is None:
         _missing(ax, "fewshot")
     else:
-        _bars(ax, _table(part, "novel"), ylabel="5-way accuracy, novel classes (%)",
+        _bars(ax, _table(part, "novel"), ylabel="5-way accuracy, novel classes (%)", chance=20,
               labels=["prototypical network", "+ rotation loss"])
     save_deck(fig, path)
 
