@@ -1,4 +1,4 @@
-"""Command line: ``python -m ssl_examples {list, pretrain, evaluate, bench, speed, figures}``.
+"""Command line: ``python -m ssl_examples {list, pretrain, evaluate, bench, speed, figures, apply}``.
 
 Mistakes a user can make (an unknown method, a missing folder, a corrupt image, a bad
 checkpoint, a diverging loss) end with one line on stderr and exit status 2.
@@ -119,6 +119,9 @@ def make_parser() -> Parser:
     p = sub.add_parser("figures", help="regenerate the figures of the decks and pages")
     p.add_argument("names", nargs="*", help="only these figures (default: all)")
     p.add_argument("--out", type=Path, default=Path("docs/figures"))
+
+    from .applications.cli import add_parser as add_apply_parser  # torch-free: `apply NAME`
+    add_apply_parser(sub)
     return parser
 
 
@@ -151,6 +154,8 @@ def cmd_list(args) -> None:
             print(f"    {m.name:24s} {METHODS[m.name].__doc__.strip().splitlines()[0]}")
     print("datasets: " + ", ".join(DATASETS))
     print("backbones: " + ", ".join(BACKBONES))
+    from .applications.cli import list_applications
+    list_applications()
 
 
 def chosen_layers(args, backbone) -> list[str]:
@@ -322,12 +327,18 @@ def cmd_figures(args) -> None:
     make_figures(args.out, args.names)
 
 
+def cmd_apply(args) -> None:
+    from .applications.cli import cmd_apply as run_application
+
+    run_application(args)
+
+
 def main(argv=None) -> int:
     try:
         args = make_parser().parse_args(argv)
         args.argv = list(sys.argv[1:] if argv is None else argv)
         {"list": cmd_list, "pretrain": cmd_pretrain, "evaluate": cmd_evaluate,
-         "bench": cmd_bench, "speed": cmd_speed, "figures": cmd_figures}[args.command](args)
+         "bench": cmd_bench, "speed": cmd_speed, "figures": cmd_figures, "apply": cmd_apply}[args.command](args)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -21,7 +21,8 @@ Sampling and drawing are separate:
 A video clip is the same parameter set changed a little from frame to frame (move ``x``/``y``,
 turn ``angle``, swap ``depth``, slide the background crop) and rendered once per frame.
 
-Public API: ``CLASSES``, ``render_world``, ``world_split``, ``sample_grid``.
+Public API: ``CLASSES``, ``render_world``, ``world_split``, ``sample_grid``; ``render_style`` and
+``styled_split`` draw the same scenes as a cartoon or a sketch.
 """
 
 from __future__ import annotations
@@ -524,6 +525,89 @@ def render(scenes: Scenes, size: int) -> tuple[torch.Tensor, torch.Tensor]:
         image = rgb[rows, layer] + image * (1 - a[:, None])
         ids = torch.where(a > 0.5, (layer + 1).to(torch.uint8)[:, None, None], ids)
     return image.clamp(0, 1), ids
+
+
+# ----------------------------------------------------------------------------------------------
+# Styles: the same scenes drawn as a photograph (the default), a flat-colour cartoon or a pencil
+# sketch, for experiments across visual domains (domain generalisation).  ``render`` above is the
+# photo style and stays untouched; the other styles reuse the scene parameters and the SDFs.
+
+STYLES = ("photo", "cartoon", "sketch")
+INK = {"cartoon": 0.05, "sketch": 0.2}  # grey level of the outlines
+PAPER = (0.97, 0.96, 0.92)  # the sketch's background
+
+
+def cartoon_background(scenes: Scenes, size: int) -> torch.Tensor:
+    """Sky over ground in two flat, light colours: the mean colours of the upper and lower half
+    of the scene's photo crop, washed out; the horizon height follows the crop (n, 3, S, S)."""
+    photo = render_background(scenes, size)
+    half = size // 2
+    sky = 0.4 + 0.6 * photo[:, :, :half].mean((2, 3))
+    ground = 0.25 + 0.6 * photo[:, :, half:].mean((2, 3))
+    horizon = ((0.5 + 0.25 * scenes.bg_crop[:, 1]) * size).round()
+    above = torch.arange(size)[None, :] < horizon[:, None]  # (n, S) rows above the horizon
+    return torch.where(above[:, None, :, None], sky[:, :, None, None], ground[:, :, None, None]).expand(-1, -1, -1, size)
+
+
+# --8<-- [start:styles]
+def styled_layers(scenes: Scenes, size: int, style: str):
+    """Like ``render_layers`` for the cartoon (flat part colours, no shading, dark outlines)
+    and sketch (paper-white parts, grey outlines) styles: premultiplied RGB and coverage."""
+    n, L = scenes.kind.shape
+    flat = {name: getattr(scenes, name).flatten(0, 1) for name in LAYER_FIELDS}
+    rgb = torch.zeros(n * L, 3, size, size)
+    alpha = torch.zeros(n * L, size, size)
+    ink = torch.full((3, 1, 1), INK[style])
+    paper = torch.tensor(PAPER).view(3, 1, 1)
+    for k in flat["kind"].unique().tolist():
+        if k < 0:
+            continue
+        idx = (flat["kind"] == k).nonzero()[:, 0]
+        one = {name: value[idx] for name, value in flat.items()}
+        u, v, pixel = object_frame(one["x"], one["y"], one["scale"], one["aspect"], one["angle"], one["flip"], size)
+        c, a = torch.zeros(len(idx), 3, size, size), torch.zeros(len(idx), size, size)
+        for p, sdf in enumerate(SHAPES[KINDS[k]][0](u, v, one["shape"][..., None, None])):
+            cover = (0.5 - sdf / pixel).clamp(0, 1)
+            line = (1.1 - sdf.abs() / pixel).clamp(0, 1)  # a stroke about 1.5 pixels wide on the edge
+            fill = one["colour"][:, p, :, None, None] if style == "cartoon" else paper
+            c = torch.lerp(c, fill.expand_as(c), cover[:, None])
+            c = torch.lerp(c, ink.expand_as(c), line[:, None])
+            a = torch.lerp(a, torch.ones(()), torch.maximum(cover, line))
+        rgb[idx], alpha[idx] = c, a
+    return rgb.view(n, L, 3, size, size), alpha.view(n, L, size, size)
+
+
+def render_style(scenes: Scenes, size: int, style: str = "photo") -> torch.Tensor:
+    """Draw scenes in one of ``STYLES``: float RGB (n, 3, S, S) in [0, 1]. The same scenes give
+    the same objects in the same places in every style; ``"photo"`` is exactly ``render``."""
+    if style not in STYLES:
+        raise ValueError(f"style must be one of {STYLES}, not {style!r}")
+    if style == "photo":
+        return render(scenes, size)[0]
+    if style == "cartoon":
+        image = cartoon_background(scenes, size)
+    else:
+        image = torch.tensor(PAPER).view(1, 3, 1, 1).expand(len(scenes), 3, size, size)
+    rgb, alpha = styled_layers(scenes, size, style)
+    order = scenes.depth.argsort(dim=1, stable=True)
+    rows = torch.arange(len(scenes))
+    for r in range(order.shape[1]):
+        layer = order[:, r]
+        image = rgb[rows, layer] + image * (1 - alpha[rows, layer][:, None])
+    return image.clamp(0, 1)
+# --8<-- [end:styles]
+
+
+def styled_split(split: str, n: int, size: int = 32, style: str = "photo", start: int = 0):
+    """Images ``start .. start + n`` of a split (``world_split``'s scenes) drawn in ``style``:
+    uint8 images (n, 3, S, S) and labels (n,)."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, not {split!r}")
+    scenes = scenes_for(start + n, seed=0, stream=1 + SPLITS.index(split))[start:]
+    images = torch.empty(n, 3, size, size, dtype=torch.uint8)
+    for i in range(0, n, 1024):
+        images[i:i + 1024] = (render_style(scenes[i:i + 1024], size, style) * 255).round_().to(torch.uint8)
+    return images, scenes.label.clone()
 
 
 # ----------------------------------------------------------------------------------------------

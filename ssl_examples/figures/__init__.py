@@ -14,6 +14,7 @@ from functools import partial
 from pathlib import Path
 
 from ..errors import UserError
+from .application_results import APPLICATION_FIGURES
 from .applications import (cycle_figure, domain_generalisation_figure, few_shot_figure, ood_figure, robustness_figure,
                            ss_gan_figure, two_heads_figure)
 from .beyond import (barlow_twins_figure, byol_figure, collapse_figure, dino_figure, ijepa_figure, mae_figure,
@@ -109,6 +110,8 @@ FIGURES = {
     "lecture-mae.png": mae_figure,
     "lecture-ijepa.png": ijepa_figure,
     **RESULT_FIGURES,
+    # the applications' experiments and their stored results (docs/results/applications/)
+    **APPLICATION_FIGURES,
 }
 
 
