@@ -8,6 +8,7 @@ Each figure is a function ``f(path)``; add yours to ``FIGURES``.
 from pathlib import Path
 
 from ..errors import UserError
+from .collapse import collapse_figure
 from .instances import exemplar_figure, simclr_views_figure
 from .lecture import LECTURE_FIGURES
 from .reconstruction import bownet_figure, colorization_figure, context_encoder_figure
@@ -36,6 +37,7 @@ FIGURES = {
     "shuffle-and-learn.png": shuffle_and_learn_figure,
     "order-prediction.png": order_prediction_figure,
     "audio-visual.png": audio_visual_figure,
+    "collapse.png": collapse_figure,
     **LECTURE_FIGURES,
 }
 
