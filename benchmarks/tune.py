@@ -50,6 +50,7 @@ def main() -> None:
     p.add_argument("--set", action="append", default=[])
     p.add_argument("--log", type=Path, default=Path("tune-log.jsonl"))
     p.add_argument("--view-size", type=int, default=None, help="experiment: resample two-view methods' views")
+    p.add_argument("--save", type=Path, default=None, help="save each seed's backbone weights here (a folder)")
     p.add_argument("--cache", type=Path, default=Path("tune-random-init.json"))
     args = p.parse_args()
     torch.set_num_threads(1)
@@ -69,9 +70,12 @@ def main() -> None:
         train(model, data.pretrain, recipe, Runtime(device="cpu", seed=seed, progress=False))
         cpu = time.process_time() - cpu
         scores = frozen_protocols(model.backbone, data, torch.device("cpu"))
+        if args.save:
+            args.save.mkdir(parents=True, exist_ok=True)
+            torch.save(model.backbone.state_dict(), args.save / f"{args.method}-{'-'.join(args.set)}-{seed}.pt")
         rand = random_init(recipe, data, seed, args.cache)
         val, rval = headline(scores, "val"), headline(rand, "val")
-        row = {"method": args.method, "set": args.set, "seed": seed, "cpu_s": round(cpu, 1),
+        row = {"method": args.method, "set": args.set, "view_size": args.view_size, "seed": seed, "cpu_s": round(cpu, 1),
                "val": val, "random_val": rval, "test": headline(scores, "test"),
                "random_test": headline(rand, "test"), "best": scores["best"],
                "layers_val": {n: {p: v[p]["val"] for p in ("linear", "knn")} for n, v in scores["layers"].items()},
