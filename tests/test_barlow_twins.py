@@ -43,7 +43,7 @@ def test_identical_decorrelated_views_give_zero_and_a_constant_gives_d():
 def test_a_training_step_lowers_the_loss(tiny_data):
     torch.manual_seed(0)
     model = BarlowTwins(make_backbone("convnet"), proj_dim=32, hidden_dim=64, lambd=1 / 32, strength=0.5,
-                        min_scale=0.2, solarize_p=0.2)
+                        min_scale=0.2, view_size=16, solarize_p=0.2)
     batch = tiny_data.train.__getitems__(list(range(32)))
     before, after = loss_before_and_after(model, lambda m: m(batch)[0], steps=10, lr=1e-3)
     assert after < 0.9 * before
@@ -54,7 +54,7 @@ def small_model():
     # Evaluation mode: BatchNorm in the network uses running statistics, so an image's
     # embedding does not depend on which process holds the rest; what is compared is the loss.
     return BarlowTwins(make_backbone("convnet"), proj_dim=16, hidden_dim=32, lambd=0.05, strength=0.5,
-                       min_scale=0.2, solarize_p=0.0).eval()
+                       min_scale=0.2, view_size=16, solarize_p=0.0).eval()
 
 
 def views(n):
@@ -95,3 +95,5 @@ def test_bad_recipe_values_are_user_errors():
         build(replace(RECIPE, lambd=-1.0), None)
     with pytest.raises(UserError, match="min_scale"):
         build(replace(RECIPE, min_scale=0.0), None)
+    with pytest.raises(UserError, match="views of 48 px do not fit 32 px images"):
+        build(replace(RECIPE, view_size=48), None)

@@ -33,7 +33,7 @@ def test_loss_is_the_papers_normalised_mse_and_lightlys_cosine_up_to_its_constan
 def test_the_target_follows_the_online_network_on_the_cosine_schedule():
     torch.manual_seed(0)
     model = BYOL(make_backbone("convnet"), tau_base=0.9, proj_dim=8, hidden_dim=16, predictor=True, strength=0.5,
-                 min_scale=0.2, solarize_p=0.2)
+                 min_scale=0.2, view_size=16, solarize_p=0.2)
     with torch.no_grad():
         for p in model.projector.parameters():
             p.add_(1.0)
@@ -55,7 +55,7 @@ def test_the_training_loop_updates_the_target_every_step(tmp_path):
                         torch.zeros(32, dtype=torch.long))
     torch.manual_seed(0)
     model = BYOL(make_backbone("convnet"), tau_base=0.5, proj_dim=8, hidden_dim=16, predictor=True, strength=0.5,
-                 min_scale=0.2, solarize_p=0.2)
+                 min_scale=0.2, view_size=16, solarize_p=0.2)
     start = model.target_backbone.features[0][0].weight.clone()
     train(model, data, Recipe(epochs=1, batch_size=8, lr=1e-3, warmup_epochs=0), Runtime(device="cpu", progress=False))
     moved = model.target_backbone.features[0][0].weight
@@ -66,7 +66,7 @@ def test_the_training_loop_updates_the_target_every_step(tmp_path):
 def test_a_training_step_lowers_the_loss(tiny_data):
     torch.manual_seed(0)
     model = BYOL(make_backbone("convnet"), tau_base=0.99, proj_dim=32, hidden_dim=64, predictor=True, strength=0.5,
-                 min_scale=0.2, solarize_p=0.2)
+                 min_scale=0.2, view_size=16, solarize_p=0.2)
     batch = tiny_data.train.__getitems__(list(range(32)))
     before, after = loss_before_and_after(model, lambda m: m(batch)[0], steps=10, lr=1e-3)
     assert after < 0.9 * before
@@ -94,3 +94,5 @@ def test_bad_recipe_values_are_user_errors():
         build(replace(RECIPE, tau_base=1.5), None)
     with pytest.raises(UserError, match="min_scale"):
         build(replace(RECIPE, min_scale=-0.1), None)
+    with pytest.raises(UserError, match="views of 48 px do not fit 32 px images"):
+        build(replace(RECIPE, view_size=48), None)

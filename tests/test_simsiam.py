@@ -35,7 +35,7 @@ def test_output_spread_reads_collapse():
 def small(stop_gradient):
     torch.manual_seed(0)
     return SimSiam(make_backbone("convnet"), proj_dim=16, hidden_dim=32, pred_dim=4, stop_gradient=stop_gradient,
-                   strength=0.5, min_scale=0.2)
+                   strength=0.5, min_scale=0.2, view_size=16)
 
 
 def test_the_stop_gradient_cuts_the_target_branch():
@@ -61,7 +61,7 @@ def test_the_stop_gradient_cuts_the_target_branch():
 def test_a_training_step_lowers_the_loss(tiny_data):
     torch.manual_seed(0)
     model = SimSiam(make_backbone("convnet"), proj_dim=32, hidden_dim=64, pred_dim=8, stop_gradient=True,
-                    strength=0.5, min_scale=0.2)
+                    strength=0.5, min_scale=0.2, view_size=16)
     batch = tiny_data.train.__getitems__(list(range(32)))
     before, after = loss_before_and_after(model, lambda m: m(batch)[0], steps=10, lr=1e-3)
     assert after < before - 0.05  # the loss is a cosine in [-1, 1]; it starts near 0
@@ -74,3 +74,5 @@ def test_bad_recipe_values_are_user_errors():
         build(replace(RECIPE, pred_dim=0), None)
     with pytest.raises(UserError, match="min_scale"):
         build(replace(RECIPE, min_scale=2.0), None)
+    with pytest.raises(UserError, match="views of 48 px do not fit 32 px images"):
+        build(replace(RECIPE, view_size=48), None)

@@ -48,7 +48,7 @@ def test_loss_and_gradients_equal_lightlys(num_local):
 def swav(**changes):
     torch.manual_seed(0)
     kw = dict(proj_dim=8, hidden_dim=16, num_prototypes=6, temperature=0.1, sinkhorn_iterations=3, epsilon=0.05,
-              freeze_prototypes=0.0, num_local=2, local_size=8, global_scale=(0.3, 1.0), local_scale=(0.1, 0.3),
+              freeze_prototypes=0.0, num_local=2, global_size=16, local_size=8, global_scale=(0.3, 1.0), local_scale=(0.1, 0.3),
               strength=0.5)
     return SwAV(make_backbone("convnet"), **{**kw, **changes})
 
@@ -127,3 +127,5 @@ def test_bad_recipe_values_are_user_errors():
         build(replace(RECIPE, local_size=40), None)
     with pytest.raises(UserError, match="crop scales"):
         build(replace(RECIPE, local_min_scale=0.5, local_max_scale=0.2), None)
+    with pytest.raises(UserError, match="global views of 40 px do not fit 32 px images"):
+        build(replace(RECIPE, global_size=40), None)

@@ -47,7 +47,7 @@ def test_the_terms_read_collapse():
 def test_a_training_step_lowers_the_loss(tiny_data):
     torch.manual_seed(0)
     model = VICReg(make_backbone("convnet"), proj_dim=32, hidden_dim=64, sim_coeff=25, std_coeff=25, cov_coeff=1,
-                   strength=0.5, min_scale=0.2, solarize_p=0.2)
+                   strength=0.5, min_scale=0.2, view_size=16, solarize_p=0.2)
     batch = tiny_data.train.__getitems__(list(range(32)))
     before, after = loss_before_and_after(model, lambda m: m(batch)[0], steps=10, lr=1e-3)
     assert after < 0.9 * before
@@ -58,7 +58,7 @@ def small_model():
     # Evaluation mode: the network's BatchNorm uses running statistics, so an image's
     # embedding does not depend on which process holds the rest; what is compared is the loss.
     model = VICReg(make_backbone("convnet"), proj_dim=16, hidden_dim=32, sim_coeff=25, std_coeff=25, cov_coeff=1,
-                   strength=0.5, min_scale=0.2, solarize_p=0.0)
+                   strength=0.5, min_scale=0.2, view_size=16, solarize_p=0.0)
     # Running statistics from one batch (momentum None: their plain average), so that the
     # evaluation-mode outputs vary between images about as much as in training.
     for m in model.modules():
@@ -107,3 +107,5 @@ def test_bad_recipe_values_are_user_errors():
         build(replace(RECIPE, std_coeff=-25.0), None)
     with pytest.raises(UserError, match="min_scale"):
         build(replace(RECIPE, min_scale=1.5), None)
+    with pytest.raises(UserError, match="views of 48 px do not fit 32 px images"):
+        build(replace(RECIPE, view_size=48), None)

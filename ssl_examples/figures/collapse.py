@@ -41,7 +41,7 @@ def byol_pair(predictor: bool, seed: int = 0, proj_dim: int = 64):
 
     torch.manual_seed(seed)
     return BYOL(ConvNet(3, width=8), tau_base=0.99, proj_dim=proj_dim, hidden_dim=128, predictor=predictor,
-                strength=0.5, min_scale=0.2, solarize_p=0.2)
+                strength=0.5, min_scale=0.2, view_size=16, solarize_p=0.2)
 
 
 def collapse_figure(path: Path, steps: int = 300) -> None:

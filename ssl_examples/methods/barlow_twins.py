@@ -61,12 +61,12 @@ class BarlowTwins(nn.Module):
     """Backbone + projector; the loss pushes the views' cross-correlation towards the identity."""
 
     def __init__(self, backbone: nn.Module, *, proj_dim: int, hidden_dim: int, lambd: float,
-                 strength: float, min_scale: float, solarize_p: float):
+                 strength: float, min_scale: float, view_size: int, solarize_p: float):
         super().__init__()
         self.backbone = backbone
         self.projector = mlp([backbone.feature_dim, hidden_dim, hidden_dim, proj_dim])
         self.lambd = lambd
-        self.strength, self.scale, self.solarize_p = strength, (min_scale, 1.0), solarize_p
+        self.view_size, self.strength, self.scale, self.solarize_p = view_size, strength, (min_scale, 1.0), solarize_p
 
     def loss_from_views(self, v1: torch.Tensor, v2: torch.Tensor):
         z1, z2 = self.projector(self.backbone(torch.cat([v1, v2]))).chunk(2)
@@ -75,8 +75,8 @@ class BarlowTwins(nn.Module):
 
     def forward(self, batch):
         x = batch["image"].float() / 255
-        return self.loss_from_views(simclr_view(x, scale=self.scale, strength=self.strength),
-                                    simclr_view(x, scale=self.scale, strength=self.strength,
+        return self.loss_from_views(simclr_view(x, size=self.view_size, scale=self.scale, strength=self.strength),
+                                    simclr_view(x, size=self.view_size, scale=self.scale, strength=self.strength,
                                                 solarize_p=self.solarize_p))
 # --8<-- [end:model]
 
@@ -88,6 +88,7 @@ class BarlowTwinsRecipe(Recipe):
     lambd: float = 5e-3  # the off-diagonal weight lambda of the paper (for d = 8192)
     strength: float = 0.5  # colour jitter (0.4, 0.4, 0.2, 0.1) in the paper, as BYOL
     min_scale: float = 0.08
+    view_size: int = 0  # side of the views in pixels; 0: the image size (as in the paper)
     solarize_p: float = 0.2  # second view only (BYOL's asymmetric views, which the paper uses)
 
     def check(self) -> None:
@@ -95,6 +96,8 @@ class BarlowTwinsRecipe(Recipe):
             raise UserError(f"barlow_twins: the off-diagonal weight lambd must be >= 0, got {self.lambd}")
         if not 0 < self.min_scale <= 1:
             raise UserError(f"barlow_twins: min_scale must be in (0, 1], got {self.min_scale}")
+        if not 0 <= self.view_size <= self.image_size:
+            raise UserError(f"barlow_twins: views of {self.view_size} px do not fit {self.image_size} px images")
         if self.proj_dim < 1 or self.hidden_dim < 1:
             raise UserError("barlow_twins: proj_dim and hidden_dim must be positive")
 
@@ -107,4 +110,5 @@ def build(recipe: BarlowTwinsRecipe, data) -> BarlowTwins:
     recipe.check()
     return BarlowTwins(make_backbone(recipe.backbone), proj_dim=recipe.proj_dim, hidden_dim=recipe.hidden_dim,
                        lambd=recipe.lambd, strength=recipe.strength, min_scale=recipe.min_scale,
+                       view_size=recipe.view_size or recipe.image_size,
                        solarize_p=recipe.solarize_p)

@@ -52,7 +52,7 @@ class BYOL(nn.Module):
     """Online network (backbone, projector, predictor) and its moving-average target."""
 
     def __init__(self, backbone: nn.Module, *, tau_base: float, proj_dim: int, hidden_dim: int,
-                 predictor: bool, strength: float, min_scale: float, solarize_p: float):
+                 predictor: bool, strength: float, min_scale: float, view_size: int, solarize_p: float):
         super().__init__()
         self.backbone = backbone
         self.projector = mlp([backbone.feature_dim, hidden_dim, proj_dim])
@@ -61,7 +61,7 @@ class BYOL(nn.Module):
         self.target_backbone = copy.deepcopy(backbone).requires_grad_(False)
         self.target_projector = copy.deepcopy(self.projector).requires_grad_(False)
         self.tau_base = tau_base
-        self.strength, self.scale, self.solarize_p = strength, (min_scale, 1.0), solarize_p
+        self.view_size, self.strength, self.scale, self.solarize_p = view_size, strength, (min_scale, 1.0), solarize_p
 
     def loss_from_views(self, v1: torch.Tensor, v2: torch.Tensor):
         both = torch.cat([v1, v2])
@@ -83,8 +83,8 @@ class BYOL(nn.Module):
     def forward(self, batch):
         x = batch["image"].float() / 255
         # The paper's views are asymmetric: solarisation only in the second one.
-        return self.loss_from_views(simclr_view(x, scale=self.scale, strength=self.strength),
-                                    simclr_view(x, scale=self.scale, strength=self.strength,
+        return self.loss_from_views(simclr_view(x, size=self.view_size, scale=self.scale, strength=self.strength),
+                                    simclr_view(x, size=self.view_size, scale=self.scale, strength=self.strength,
                                                 solarize_p=self.solarize_p))
 # --8<-- [end:model]
 
@@ -97,6 +97,7 @@ class BYOLRecipe(Recipe):
     predictor: bool = True  # False: the ablation that collapses
     strength: float = 0.5  # colour jitter (0.4, 0.4, 0.4, 0.1) with probability 0.8 (the paper: saturation 0.2)
     min_scale: float = 0.08
+    view_size: int = 0  # side of the views in pixels; 0: the image size (as in the paper)
     solarize_p: float = 0.2  # second view only, as in the paper
 
     def check(self) -> None:
@@ -104,6 +105,8 @@ class BYOLRecipe(Recipe):
             raise UserError(f"byol: tau_base must be in [0, 1], got {self.tau_base}")
         if not 0 < self.min_scale <= 1:
             raise UserError(f"byol: min_scale must be in (0, 1], got {self.min_scale}")
+        if not 0 <= self.view_size <= self.image_size:
+            raise UserError(f"byol: views of {self.view_size} px do not fit {self.image_size} px images")
         if self.proj_dim < 1 or self.hidden_dim < 1:
             raise UserError("byol: proj_dim and hidden_dim must be positive")
 
@@ -116,4 +119,5 @@ def build(recipe: BYOLRecipe, data) -> BYOL:
     recipe.check()
     return BYOL(make_backbone(recipe.backbone), tau_base=recipe.tau_base, proj_dim=recipe.proj_dim,
                 hidden_dim=recipe.hidden_dim, predictor=recipe.predictor, strength=recipe.strength,
-                min_scale=recipe.min_scale, solarize_p=recipe.solarize_p)
+                min_scale=recipe.min_scale, view_size=recipe.view_size or recipe.image_size,
+                solarize_p=recipe.solarize_p)

@@ -93,7 +93,7 @@ class DINO(nn.Module):
     def __init__(self, backbone: nn.Module, *, out_dim: int, hidden_dim: int, bottleneck_dim: int,
                  momentum_base: float, student_temp: float, teacher_temp: float, warmup_teacher_temp: float,
                  warmup_fraction: float, center_momentum: float, freeze_last_layer: float, num_local: int,
-                 local_size: int, global_scale: tuple, local_scale: tuple, strength: float):
+                 global_size: int, local_size: int, global_scale: tuple, local_scale: tuple, strength: float):
         super().__init__()
         self.backbone = backbone
         self.head = DINOHead(backbone.feature_dim, hidden_dim, bottleneck_dim, out_dim)
@@ -104,8 +104,8 @@ class DINO(nn.Module):
         self.momentum_base, self.center_momentum = momentum_base, center_momentum
         self.student_temp, self.teacher_temps = student_temp, (warmup_teacher_temp, teacher_temp)
         self.warmup_fraction, self.freeze_last_layer = warmup_fraction, freeze_last_layer
-        self.crops = dict(num_global=2, num_local=num_local, local_size=local_size, global_scale=global_scale,
-                          local_scale=local_scale, strength=strength)
+        self.crops = dict(num_global=2, num_local=num_local, global_size=global_size, local_size=local_size,
+                          global_scale=global_scale, local_scale=local_scale, strength=strength)
 
     def teacher_temp(self) -> float:
         """Linear warm-up from ``warmup_teacher_temp`` to ``teacher_temp``, then constant."""
@@ -160,6 +160,7 @@ class DINORecipe(Recipe):
     center_momentum: float = 0.9
     freeze_last_layer: float = 0.0  # fraction of the run; the paper: the first epoch
     num_local: int = 8  # the paper: 2 global crops of 224 px and 6 to 10 local crops of 96 px
+    global_size: int = 0  # side of the global views in pixels; 0: the image size (as in the paper)
     local_size: int = 16  # for 32 px images, about as 96 px is to 224 px
     global_min_scale: float = 0.4
     local_max_scale: float = 0.4
@@ -172,6 +173,8 @@ class DINORecipe(Recipe):
                 raise UserError(f"dino: {name} must be positive, got {getattr(self, name)}")
         if not 0 <= self.momentum_base <= 1 or not 0 <= self.center_momentum <= 1:
             raise UserError("dino: momentum_base and center_momentum must be in [0, 1]")
+        if not 0 <= self.global_size <= self.image_size:
+            raise UserError(f"dino: global views of {self.global_size} px do not fit {self.image_size} px images")
         if self.local_size > self.image_size or self.local_size < 1:
             raise UserError(f"dino: local crops of {self.local_size} px do not fit {self.image_size} px images")
         if not 0 < self.local_min_scale <= self.local_max_scale <= 1 or not 0 < self.global_min_scale <= 1:
@@ -194,6 +197,7 @@ def build(recipe: DINORecipe, data) -> DINO:
                 student_temp=recipe.student_temp, teacher_temp=recipe.teacher_temp,
                 warmup_teacher_temp=recipe.warmup_teacher_temp, warmup_fraction=recipe.warmup_fraction,
                 center_momentum=recipe.center_momentum, freeze_last_layer=recipe.freeze_last_layer,
-                num_local=recipe.num_local, local_size=recipe.local_size,
+                num_local=recipe.num_local, global_size=recipe.global_size or recipe.image_size,
+                local_size=recipe.local_size,
                 global_scale=(recipe.global_min_scale, 1.0),
                 local_scale=(recipe.local_min_scale, recipe.local_max_scale), strength=recipe.strength)

@@ -53,14 +53,14 @@ class SimSiam(nn.Module):
     """Backbone + projector g + predictor h; the target side goes through a stop-gradient."""
 
     def __init__(self, backbone: nn.Module, *, proj_dim: int, hidden_dim: int, pred_dim: int,
-                 stop_gradient: bool, strength: float, min_scale: float):
+                 stop_gradient: bool, strength: float, min_scale: float, view_size: int):
         super().__init__()
         self.backbone = backbone
         # The paper's projector: 3 layers, BatchNorm after each, also the last.
         self.projector = mlp([backbone.feature_dim, hidden_dim, hidden_dim, proj_dim], last_bn=True)
         self.predictor = mlp([proj_dim, pred_dim, proj_dim])  # bottleneck, no BatchNorm at its output
         self.stop_gradient = stop_gradient
-        self.strength, self.scale = strength, (min_scale, 1.0)
+        self.view_size, self.strength, self.scale = view_size, strength, (min_scale, 1.0)
 
     def loss_from_views(self, v1: torch.Tensor, v2: torch.Tensor):
         z1, z2 = self.projector(self.backbone(torch.cat([v1, v2]))).chunk(2)
@@ -72,8 +72,8 @@ class SimSiam(nn.Module):
 
     def forward(self, batch):
         x = batch["image"].float() / 255
-        return self.loss_from_views(simclr_view(x, scale=self.scale, strength=self.strength),
-                                    simclr_view(x, scale=self.scale, strength=self.strength))
+        return self.loss_from_views(simclr_view(x, size=self.view_size, scale=self.scale, strength=self.strength),
+                                    simclr_view(x, size=self.view_size, scale=self.scale, strength=self.strength))
 # --8<-- [end:model]
 
 
@@ -85,12 +85,15 @@ class SimSiamRecipe(Recipe):
     stop_gradient: bool = True  # False: the collapse the paper shows (Figure 2)
     strength: float = 0.5  # colour jitter (0.4, 0.4, 0.4, 0.1) with probability 0.8, as in the paper
     min_scale: float = 0.2  # the paper's smallest crop
+    view_size: int = 0  # side of the views in pixels; 0: the image size (as in the paper)
 
     def check(self) -> None:
         if self.proj_dim < 1 or self.hidden_dim < 1 or self.pred_dim < 1:
             raise UserError("simsiam: proj_dim, hidden_dim and pred_dim must be positive")
         if not 0 < self.min_scale <= 1:
             raise UserError(f"simsiam: min_scale must be in (0, 1], got {self.min_scale}")
+        if not 0 <= self.view_size <= self.image_size:
+            raise UserError(f"simsiam: views of {self.view_size} px do not fit {self.image_size} px images")
 
 
 RECIPE = SimSiamRecipe(image_size=32, num_images=3000, epochs=5, batch_size=64, lr=2e-3, weight_decay=5e-4,
@@ -101,4 +104,4 @@ def build(recipe: SimSiamRecipe, data) -> SimSiam:
     recipe.check()
     return SimSiam(make_backbone(recipe.backbone), proj_dim=recipe.proj_dim, hidden_dim=recipe.hidden_dim,
                    pred_dim=recipe.pred_dim, stop_gradient=recipe.stop_gradient, strength=recipe.strength,
-                   min_scale=recipe.min_scale)
+                   min_scale=recipe.min_scale, view_size=recipe.view_size or recipe.image_size)

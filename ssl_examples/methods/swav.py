@@ -84,7 +84,8 @@ class SwAV(nn.Module):
 
     def __init__(self, backbone: nn.Module, *, proj_dim: int, hidden_dim: int, num_prototypes: int,
                  temperature: float, sinkhorn_iterations: int, epsilon: float, freeze_prototypes: float,
-                 num_local: int, local_size: int, global_scale: tuple, local_scale: tuple, strength: float):
+                 num_local: int, global_size: int, local_size: int, global_scale: tuple, local_scale: tuple,
+                 strength: float):
         super().__init__()
         self.backbone = backbone
         self.head = mlp([backbone.feature_dim, hidden_dim, proj_dim])
@@ -93,8 +94,8 @@ class SwAV(nn.Module):
         self.temperature, self.iterations, self.epsilon = temperature, sinkhorn_iterations, epsilon
         self.freeze_prototypes = freeze_prototypes  # fraction of the run with fixed prototypes
         self.register_buffer("progress", torch.zeros(()))  # saved with checkpoints: resume knows it
-        self.crops = dict(num_global=2, num_local=num_local, local_size=local_size, global_scale=global_scale,
-                          local_scale=local_scale, strength=strength)
+        self.crops = dict(num_global=2, num_local=num_local, global_size=global_size, local_size=local_size,
+                          global_scale=global_scale, local_scale=local_scale, strength=strength)
 
     @torch.no_grad()
     def normalize_prototypes(self) -> None:
@@ -140,6 +141,7 @@ class SwAVRecipe(Recipe):
     epsilon: float = 0.05
     freeze_prototypes: float = 0.0  # the paper: the first epoch (of 100 to 800)
     num_local: int = 6  # the paper: 2 x 224 px global crops + 6 x 96 px local crops
+    global_size: int = 0  # side of the global views in pixels; 0: the image size (as in the paper)
     local_size: int = 16  # for 32 px images: half the side, as 96 px is to 224 px
     global_min_scale: float = 0.14
     local_max_scale: float = 0.14
@@ -150,6 +152,8 @@ class SwAVRecipe(Recipe):
         for name in ("temperature", "epsilon"):
             if getattr(self, name) <= 0:
                 raise UserError(f"swav: {name} must be positive, got {getattr(self, name)}")
+        if not 0 <= self.global_size <= self.image_size:
+            raise UserError(f"swav: global views of {self.global_size} px do not fit {self.image_size} px images")
         if self.local_size > self.image_size or self.local_size < 1:
             raise UserError(f"swav: local crops of {self.local_size} px do not fit {self.image_size} px images")
         if not 0 < self.local_min_scale <= self.local_max_scale <= 1 or not 0 < self.global_min_scale <= 1:
@@ -170,5 +174,6 @@ def build(recipe: SwAVRecipe, data) -> SwAV:
                 num_prototypes=recipe.num_prototypes, temperature=recipe.temperature,
                 sinkhorn_iterations=recipe.sinkhorn_iterations, epsilon=recipe.epsilon,
                 freeze_prototypes=recipe.freeze_prototypes, num_local=recipe.num_local,
-                local_size=recipe.local_size, global_scale=(recipe.global_min_scale, 1.0),
+                global_size=recipe.global_size or recipe.image_size, local_size=recipe.local_size,
+                global_scale=(recipe.global_min_scale, 1.0),
                 local_scale=(recipe.local_min_scale, recipe.local_max_scale), strength=recipe.strength)

@@ -73,12 +73,13 @@ class VICReg(nn.Module):
     """Backbone + expander; the loss holds the views together and the batch apart."""
 
     def __init__(self, backbone: nn.Module, *, proj_dim: int, hidden_dim: int, sim_coeff: float,
-                 std_coeff: float, cov_coeff: float, strength: float, min_scale: float, solarize_p: float):
+                 std_coeff: float, cov_coeff: float, strength: float, min_scale: float, view_size: int,
+                 solarize_p: float):
         super().__init__()
         self.backbone = backbone
         self.expander = mlp([backbone.feature_dim, hidden_dim, hidden_dim, proj_dim])
         self.coeffs = (sim_coeff, std_coeff, cov_coeff)
-        self.strength, self.scale, self.solarize_p = strength, (min_scale, 1.0), solarize_p
+        self.view_size, self.strength, self.scale, self.solarize_p = view_size, strength, (min_scale, 1.0), solarize_p
 
     def loss_from_views(self, v1: torch.Tensor, v2: torch.Tensor):
         z1, z2 = self.expander(self.backbone(torch.cat([v1, v2]))).chunk(2)
@@ -87,8 +88,8 @@ class VICReg(nn.Module):
 
     def forward(self, batch):
         x = batch["image"].float() / 255
-        return self.loss_from_views(simclr_view(x, scale=self.scale, strength=self.strength),
-                                    simclr_view(x, scale=self.scale, strength=self.strength,
+        return self.loss_from_views(simclr_view(x, size=self.view_size, scale=self.scale, strength=self.strength),
+                                    simclr_view(x, size=self.view_size, scale=self.scale, strength=self.strength,
                                                 solarize_p=self.solarize_p))
 # --8<-- [end:model]
 
@@ -102,6 +103,7 @@ class VICRegRecipe(Recipe):
     cov_coeff: float = 1.0
     strength: float = 0.5  # colour jitter (0.4, 0.4, 0.2, 0.1), as BYOL
     min_scale: float = 0.08
+    view_size: int = 0  # side of the views in pixels; 0: the image size (as in the paper)
     solarize_p: float = 0.2  # second view only, as BYOL
 
     def check(self) -> None:
@@ -109,6 +111,8 @@ class VICRegRecipe(Recipe):
             raise UserError("vicreg: the coefficients sim_coeff, std_coeff and cov_coeff must be >= 0")
         if not 0 < self.min_scale <= 1:
             raise UserError(f"vicreg: min_scale must be in (0, 1], got {self.min_scale}")
+        if not 0 <= self.view_size <= self.image_size:
+            raise UserError(f"vicreg: views of {self.view_size} px do not fit {self.image_size} px images")
         if self.proj_dim < 2 or self.hidden_dim < 1:
             raise UserError("vicreg: proj_dim must be at least 2 and hidden_dim positive")
 
@@ -121,4 +125,5 @@ def build(recipe: VICRegRecipe, data) -> VICReg:
     recipe.check()
     return VICReg(make_backbone(recipe.backbone), proj_dim=recipe.proj_dim, hidden_dim=recipe.hidden_dim,
                   sim_coeff=recipe.sim_coeff, std_coeff=recipe.std_coeff, cov_coeff=recipe.cov_coeff,
-                  strength=recipe.strength, min_scale=recipe.min_scale, solarize_p=recipe.solarize_p)
+                  strength=recipe.strength, min_scale=recipe.min_scale, view_size=recipe.view_size or recipe.image_size,
+                  solarize_p=recipe.solarize_p)
