@@ -129,3 +129,11 @@ def test_bad_recipe_values_are_user_errors():
         build(replace(RECIPE, local_min_scale=0.5, local_max_scale=0.2), None)
     with pytest.raises(UserError, match="global views of 40 px do not fit 32 px images"):
         build(replace(RECIPE, global_size=40), None)
+
+
+def test_a_bad_recipe_value_on_the_command_line_ends_in_one_line(tmp_path, capsys):
+    from ssl_examples.__main__ import main
+
+    code = main(["pretrain", "swav", "--set", "local_size=40", "--out", str(tmp_path), "--no-progress"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and err == ["error: swav: local crops of 40 px do not fit 32 px images"]
