@@ -242,3 +242,25 @@ def simclr_view(x: torch.Tensor, size: int | None = None, scale=(0.08, 1.0), str
         x = random_solarize(x, solarize_p)
     return x
 # --8<-- [end:simclr]
+
+
+# --8<-- [start:multicrop]
+def multi_crop(x: torch.Tensor, num_global: int = 2, num_local: int = 4, global_size: int | None = None,
+               local_size: int = 16, global_scale=(0.3, 1.0), local_scale=(0.05, 0.3), strength: float = 0.5,
+               grey_p: float = 0.2, blur_p: float = 0.0, solarize_p: float = 0.0) -> list[torch.Tensor]:
+    """Multi-crop (SwAV, DINO): ``num_global`` large views and ``num_local`` small ones of every image.
+
+    Global views cover ``global_scale`` of the image area and keep the image size (or
+    ``global_size``); local views cover ``local_scale`` and are resampled to ``local_size``
+    pixels, so they cost little to encode. SwAV's ImageNet setting is 2 x 224 px from
+    (0.14, 1) and 6 x 96 px from (0.05, 0.14). Each kind is drawn in one batched call
+    (the images repeated, then split), each view with its own crop, flip and colours.
+    Returns the global views first, then the local ones, each ``(B, C, size, size)``.
+    """
+    b = x.shape[0]
+    kw = dict(strength=strength, grey_p=grey_p, blur_p=blur_p, solarize_p=solarize_p)
+    views = list(simclr_view(x.repeat(num_global, 1, 1, 1), size=global_size, scale=global_scale, **kw).split(b))
+    if num_local > 0:
+        views += simclr_view(x.repeat(num_local, 1, 1, 1), size=local_size, scale=local_scale, **kw).split(b)
+    return views
+# --8<-- [end:multicrop]

@@ -61,6 +61,14 @@ def gather(x: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
+def all_reduce_sum(x: torch.Tensor) -> torch.Tensor:
+    """The sum of ``x`` over all processes, in place and returned; ``x`` itself with one process."""
+    if rank_and_world()[1] > 1:
+        dist.all_reduce(x, op=dist.ReduceOp.SUM)
+    return x
+
+
+@torch.no_grad()
 def broadcast(x: torch.Tensor, src: int = 0) -> torch.Tensor:
     """Every process gets ``src``'s ``x`` (in place); a no-op with one process."""
     if rank_and_world()[1] > 1:

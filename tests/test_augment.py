@@ -145,3 +145,39 @@ def test_colour_jitter_draws_an_order_per_image(monkeypatch):
     (order,) = seen
     assert (order.sort(1).values == torch.arange(4)).all()  # each row a permutation
     assert len({tuple(row) for row in order.tolist()}) > 10  # many of the 24 orders among 64 images
+
+
+def coordinates(n=4, size=32):
+    """Images whose red channel is the x coordinate and green the y coordinate, in [0, 1]."""
+    yy, xx = torch.meshgrid(torch.linspace(0, 1, size), torch.linspace(0, 1, size), indexing="ij")
+    return torch.stack([xx, yy, torch.zeros_like(xx)])[None].expand(n, -1, -1, -1).contiguous()
+
+
+def test_multi_crop_gives_global_then_local_views_of_their_sizes_and_areas():
+    torch.manual_seed(0)
+    x = coordinates(n=64)
+    views = A.multi_crop(x, num_global=2, num_local=3, local_size=12, global_scale=(0.5, 1.0),
+                         local_scale=(0.05, 0.2), strength=0.0, grey_p=0.0)
+    assert [v.shape for v in views] == [(64, 3, 32, 32)] * 2 + [(64, 3, 12, 12)] * 3
+    # Area covered, read from the coordinates the crop spans (flips reverse x, not its span).
+    def area(v):
+        span_x = v[:, 0].amax(dim=(1, 2)) - v[:, 0].amin(dim=(1, 2))
+        span_y = v[:, 1].amax(dim=(1, 2)) - v[:, 1].amin(dim=(1, 2))
+        return span_x * span_y
+    for v in views[:2]:
+        assert area(v).min() > 0.4 and area(v).max() <= 1.0
+    for v in views[2:]:
+        assert area(v).max() < 0.25
+    # Each view of each image has its own crop: no two local views of an image are the same.
+    assert not torch.allclose(views[2], views[3]) and not torch.allclose(views[2][0], views[2][1])
+
+
+def test_multi_crop_draws_colours_per_view_and_repeats_with_the_seed():
+    x = images(n=8, size=16)
+    torch.manual_seed(5)
+    a = A.multi_crop(x, num_global=2, num_local=2, local_size=8)
+    torch.manual_seed(5)
+    b = A.multi_crop(x, num_global=2, num_local=2, local_size=8)
+    assert all(torch.equal(u, v) for u, v in zip(a, b))
+    assert all(((v >= 0) & (v <= 1)).all() for v in a)
+    assert len(A.multi_crop(x, num_global=2, num_local=0)) == 2

@@ -32,6 +32,7 @@ from .time import (audio_visual_figure, audio_visual_qa, order_prediction_figure
 from .results import RESULT_FIGURES
 from .transformation import rotation_figure, rotation_qa, rotation_running_example
 from .vit import FIGURES as VIT_FIGURES
+from .collapse import collapse_figure as byol_collapse_figure
 
 
 def world_samples(path: Path) -> None:
@@ -112,6 +113,7 @@ FIGURES = {
     **RESULT_FIGURES,
     # the applications' experiments and their stored results (docs/results/applications/)
     **APPLICATION_FIGURES,
+    "collapse.png": byol_collapse_figure,
 }
 
 

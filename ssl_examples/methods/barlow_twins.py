@@ -1,0 +1,114 @@
+r"""Barlow Twins: self-supervised learning via redundancy reduction (Zbontar, Jing, Misra,
+LeCun and Deny, ICML 2021).
+
+Idea: embed two views of every image, standardise each output dimension over the batch, and
+ask that the **cross-correlation matrix of the two views be the identity**. The diagonal
+terms (correlation 1) make each dimension invariant to the augmentations; the off-diagonal
+terms (correlation 0) make different dimensions carry different information. A collapsed
+network cannot satisfy it: a constant output has no variance to correlate, and outputs that
+all say the same thing are correlated with each other.
+
+Pretext targets: none are stored; the target of the cross-correlation is the identity.
+
+Loss: with :math:`z^A, z^B` the projector outputs of the two views, each dimension
+standardised over the batch of N images (mean 0, standard deviation 1),
+
+.. math::
+
+    \mathcal{C}_{ij} = \frac{1}{N} \sum_{b=1}^{N} z^A_{b,i}\, z^B_{b,j},
+    \qquad
+    \mathcal{L}_{BT} = \sum_i (1 - \mathcal{C}_{ii})^2 + \lambda \sum_i \sum_{j \ne i} \mathcal{C}_{ij}^2
+
+The batch statistics and :math:`\mathcal{C}` are over the *global* batch: under ``torchrun``
+every process gathers the others' embeddings, so W processes with N images each compute
+exactly the loss of one process with WN images.
+"""
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..augment import simclr_view
+from ..distributed import gather_with_grad
+from ..errors import UserError
+from ..nets import make_backbone, mlp
+from ..train import Recipe
+
+
+# --8<-- [start:loss]
+def standardize(z: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+    """Each column to mean 0 and variance 1 over the rows (BatchNorm without its affine part)."""
+    return (z - z.mean(0)) / torch.sqrt(z.var(0, unbiased=False) + eps)
+
+
+def off_diagonal(m: torch.Tensor) -> torch.Tensor:
+    """The off-diagonal entries of a square matrix, flattened."""
+    return m[~torch.eye(len(m), dtype=torch.bool, device=m.device)]
+
+
+def barlow_twins_loss(z_a: torch.Tensor, z_b: torch.Tensor, lambd: float = 5e-3) -> torch.Tensor:
+    """The redundancy-reduction loss of two ``(N, d)`` batches of embeddings, over the global batch."""
+    z_a, z_b = standardize(gather_with_grad(z_a)), standardize(gather_with_grad(z_b))
+    c = z_a.T @ z_b / len(z_a)  # (d, d) cross-correlation
+    return (1 - c.diagonal()).pow(2).sum() + lambd * off_diagonal(c).pow(2).sum()
+# --8<-- [end:loss]
+
+
+# --8<-- [start:model]
+class BarlowTwins(nn.Module):
+    """Backbone + projector; the loss pushes the views' cross-correlation towards the identity."""
+
+    def __init__(self, backbone: nn.Module, *, proj_dim: int, hidden_dim: int, lambd: float,
+                 strength: float, min_scale: float, view_size: int, solarize_p: float):
+        super().__init__()
+        self.backbone = backbone
+        self.projector = mlp([backbone.feature_dim, hidden_dim, hidden_dim, proj_dim])
+        self.lambd = lambd
+        self.view_size, self.strength, self.scale, self.solarize_p = view_size, strength, (min_scale, 1.0), solarize_p
+
+    def loss_from_views(self, v1: torch.Tensor, v2: torch.Tensor):
+        z1, z2 = self.projector(self.backbone(torch.cat([v1, v2]))).chunk(2)
+        loss = barlow_twins_loss(z1, z2, self.lambd)
+        return loss, {"std": F.normalize(z1.detach(), dim=1).std(0).mean()}
+
+    def forward(self, batch):
+        x = batch["image"].float() / 255
+        return self.loss_from_views(simclr_view(x, size=self.view_size, scale=self.scale, strength=self.strength),
+                                    simclr_view(x, size=self.view_size, scale=self.scale, strength=self.strength,
+                                                solarize_p=self.solarize_p))
+# --8<-- [end:model]
+
+
+@dataclass
+class BarlowTwinsRecipe(Recipe):
+    proj_dim: int = 8192  # the paper: three layers of 8192 units
+    hidden_dim: int = 8192
+    lambd: float = 5e-3  # the off-diagonal weight lambda of the paper (for d = 8192)
+    strength: float = 0.5  # colour jitter (0.4, 0.4, 0.2, 0.1) in the paper, as BYOL
+    min_scale: float = 0.08
+    view_size: int = 0  # side of the views in pixels; 0: the image size (as in the paper)
+    solarize_p: float = 0.2  # second view only (BYOL's asymmetric views, which the paper uses)
+
+    def check(self) -> None:
+        if self.lambd < 0:
+            raise UserError(f"barlow_twins: the off-diagonal weight lambd must be >= 0, got {self.lambd}")
+        if not 0 < self.min_scale <= 1:
+            raise UserError(f"barlow_twins: min_scale must be in (0, 1], got {self.min_scale}")
+        if not 0 <= self.view_size <= self.image_size:
+            raise UserError(f"barlow_twins: views of {self.view_size} px do not fit {self.image_size} px images")
+        if self.proj_dim < 1 or self.hidden_dim < 1:
+            raise UserError("barlow_twins: proj_dim and hidden_dim must be positive")
+
+
+RECIPE = BarlowTwinsRecipe(image_size=32, num_images=3000, epochs=5, batch_size=64, lr=2e-3, weight_decay=5e-4,
+                           proj_dim=512, hidden_dim=512, lambd=1 / 512, min_scale=0.2)
+
+
+def build(recipe: BarlowTwinsRecipe, data) -> BarlowTwins:
+    recipe.check()
+    return BarlowTwins(make_backbone(recipe.backbone), proj_dim=recipe.proj_dim, hidden_dim=recipe.hidden_dim,
+                       lambd=recipe.lambd, strength=recipe.strength, min_scale=recipe.min_scale,
+                       view_size=recipe.view_size or recipe.image_size,
+                       solarize_p=recipe.solarize_p)

@@ -1,0 +1,123 @@
+r"""BYOL: bootstrap your own latent (Grill, Strub, Altché, Tallec, Richemond et al., NeurIPS 2020).
+
+Idea: two networks look at two views of an image. The *online* network (backbone, projector,
+predictor) is asked **what will the target network say about the other view?** The
+*target* network (backbone and projector only) is not trained by gradients: its weights are
+an exponential moving average of the online weights. There are no negatives. The online
+network could satisfy the loss by mapping everything to one point, but it chases a target
+that moves slowly and only through the online weights themselves; with the predictor in
+between, that trivial point is not where the dynamics go (remove the predictor and it is:
+see the ``collapse`` notebook).
+
+Pretext targets: :math:`z'_\xi = g_\xi(F_\xi(x'))`, the target network's projection of the
+other view, with no gradient.
+
+Loss: with the online prediction :math:`q_\theta = h_\theta(g_\theta(F_\theta(x)))` and both
+vectors L2-normalised (bars), the mean squared error, symmetrised over the two views:
+
+.. math::
+
+    \mathcal{L}_{\theta,\xi} = \big\lVert \bar q_\theta - \bar z'_\xi \big\rVert_2^2
+    = 2 - 2\,\frac{\langle q_\theta, z'_\xi \rangle}{\lVert q_\theta \rVert \lVert z'_\xi \rVert},
+    \qquad \mathcal{L}^{\text{BYOL}} = \mathcal{L}_{\theta,\xi} + \tilde{\mathcal{L}}_{\theta,\xi}
+
+After every optimiser step, :math:`\xi \leftarrow \tau \xi + (1 - \tau)\theta` with
+:math:`\tau = 1 - (1 - \tau_\text{base}) (\cos(\pi k / K) + 1) / 2` at step k of K: the target
+moves fast at first and freezes at the end.
+"""
+
+import copy
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..augment import simclr_view
+from ..ema import cosine_momentum, ema_update
+from ..errors import UserError
+from ..nets import make_backbone, mlp
+from ..train import Recipe
+
+
+# --8<-- [start:loss]
+def normalized_mse(q: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """``||q/|q| - z/|z| ||^2 = 2 - 2 cos(q, z)``, averaged over the rows."""
+    return (2 - 2 * F.cosine_similarity(q, z, dim=1)).mean()
+# --8<-- [end:loss]
+
+
+# --8<-- [start:model]
+class BYOL(nn.Module):
+    """Online network (backbone, projector, predictor) and its moving-average target."""
+
+    def __init__(self, backbone: nn.Module, *, tau_base: float, proj_dim: int, hidden_dim: int,
+                 predictor: bool, strength: float, min_scale: float, view_size: int, solarize_p: float):
+        super().__init__()
+        self.backbone = backbone
+        self.projector = mlp([backbone.feature_dim, hidden_dim, proj_dim])
+        # Without a predictor, BYOL collapses (the paper's ablation): kept as a switch for the notebook.
+        self.predictor = mlp([proj_dim, hidden_dim, proj_dim]) if predictor else nn.Identity()
+        self.target_backbone = copy.deepcopy(backbone).requires_grad_(False)
+        self.target_projector = copy.deepcopy(self.projector).requires_grad_(False)
+        self.tau_base = tau_base
+        self.view_size, self.strength, self.scale, self.solarize_p = view_size, strength, (min_scale, 1.0), solarize_p
+
+    def loss_from_views(self, v1: torch.Tensor, v2: torch.Tensor):
+        both = torch.cat([v1, v2])
+        z = self.projector(self.backbone(both))
+        q1, q2 = self.predictor(z).chunk(2)
+        with torch.no_grad():
+            t1, t2 = self.target_projector(self.target_backbone(both)).chunk(2)
+        # Each view's prediction aims at the target's projection of the *other* view.
+        loss = normalized_mse(q1, t2) + normalized_mse(q2, t1)
+        return loss, {"std": F.normalize(z.detach(), dim=1).std(0).mean()}
+
+    @torch.no_grad()
+    def on_step(self, progress: float) -> None:
+        """After each optimiser step: the target follows the online network, tau rising to 1."""
+        tau = cosine_momentum(self.tau_base, progress)
+        ema_update(self.target_backbone, self.backbone, tau)
+        ema_update(self.target_projector, self.projector, tau)
+
+    def forward(self, batch):
+        x = batch["image"].float() / 255
+        # The paper's views are asymmetric: solarisation only in the second one.
+        return self.loss_from_views(simclr_view(x, size=self.view_size, scale=self.scale, strength=self.strength),
+                                    simclr_view(x, size=self.view_size, scale=self.scale, strength=self.strength,
+                                                solarize_p=self.solarize_p))
+# --8<-- [end:model]
+
+
+@dataclass
+class BYOLRecipe(Recipe):
+    tau_base: float = 0.996  # the paper's base EMA rate (ImageNet, 1000 epochs)
+    proj_dim: int = 256  # the paper: 4096-d hidden layer, 256-d output, for projector and predictor
+    hidden_dim: int = 4096
+    predictor: bool = True  # False: the ablation that collapses
+    strength: float = 0.5  # colour jitter (0.4, 0.4, 0.4, 0.1) with probability 0.8 (the paper: saturation 0.2)
+    min_scale: float = 0.08
+    view_size: int = 0  # side of the views in pixels; 0: the image size (as in the paper)
+    solarize_p: float = 0.2  # second view only, as in the paper
+
+    def check(self) -> None:
+        if not 0 <= self.tau_base <= 1:
+            raise UserError(f"byol: tau_base must be in [0, 1], got {self.tau_base}")
+        if not 0 < self.min_scale <= 1:
+            raise UserError(f"byol: min_scale must be in (0, 1], got {self.min_scale}")
+        if not 0 <= self.view_size <= self.image_size:
+            raise UserError(f"byol: views of {self.view_size} px do not fit {self.image_size} px images")
+        if self.proj_dim < 1 or self.hidden_dim < 1:
+            raise UserError("byol: proj_dim and hidden_dim must be positive")
+
+
+RECIPE = BYOLRecipe(image_size=32, num_images=3000, epochs=5, batch_size=64, lr=2e-3, weight_decay=5e-4,
+                    tau_base=0.99, hidden_dim=512, proj_dim=128, min_scale=0.2)
+
+
+def build(recipe: BYOLRecipe, data) -> BYOL:
+    recipe.check()
+    return BYOL(make_backbone(recipe.backbone), tau_base=recipe.tau_base, proj_dim=recipe.proj_dim,
+                hidden_dim=recipe.hidden_dim, predictor=recipe.predictor, strength=recipe.strength,
+                min_scale=recipe.min_scale, view_size=recipe.view_size or recipe.image_size,
+                solarize_p=recipe.solarize_p)

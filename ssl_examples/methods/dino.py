@@ -1,0 +1,203 @@
+r"""DINO: self-distillation with no labels (Caron, Touvron, Misra, Jégou, Mairal, Bojanowski
+and Joulin, ICCV 2021).
+
+Idea: a *student* network sees every crop of an image (two global views and several small
+local ones) and is asked **what distribution over K outputs does the teacher give the
+global views?** The *teacher* has the student's architecture; its weights are an
+exponential moving average of the student's, and it sees only the global views, so the
+student learns to match "local to global". Two opposite operations on the teacher's
+output keep it from collapsing: *centering* (subtract a running mean of the teacher's
+outputs, so no output dimension can dominate for all images) pushes towards the uniform
+distribution; *sharpening* (a low teacher temperature) pushes towards one-hot. Either alone
+collapses; together they balance.
+
+Pretext targets: :math:`P_t(x) = \operatorname{softmax}\big((g_t(x) - c) / \tau_t\big)` for
+each global view x, with no gradient; :math:`c \leftarrow m c + (1 - m)\,\overline{g_t(x)}`
+over the global batch after every step (m = 0.9).
+
+Loss: with :math:`P_s(x') = \operatorname{softmax}(g_s(x') / \tau_s)` for every view x',
+
+.. math::
+
+    \mathcal{L} = \frac{1}{|\text{pairs}|} \sum_{x \in \{x^g_1, x^g_2\}} \ \sum_{x' \ne x}
+    -\sum_k P_t(x)^{(k)} \log P_s(x')^{(k)}
+
+averaged over the images. :math:`\tau_s = 0.1`; :math:`\tau_t` warms up linearly from 0.04
+to 0.07 early in the run; the teacher's EMA rate follows BYOL's cosine schedule from 0.996
+to 1.
+"""
+
+import copy
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..augment import multi_crop
+from ..distributed import all_reduce_sum, rank_and_world
+from ..ema import cosine_momentum, ema_update
+from ..errors import UserError
+from ..nets import make_backbone
+from ..train import Recipe
+
+
+# --8<-- [start:head]
+class DINOHead(nn.Module):
+    """MLP (GELU, no BatchNorm) -> L2-normalised bottleneck -> weight-normalised linear layer to K."""
+
+    def __init__(self, in_dim: int, hidden_dim: int, bottleneck_dim: int, out_dim: int):
+        super().__init__()
+        self.mlp = nn.Sequential(nn.Linear(in_dim, hidden_dim), nn.GELU(), nn.Linear(hidden_dim, hidden_dim),
+                                 nn.GELU(), nn.Linear(hidden_dim, bottleneck_dim))
+        self.last = nn.Linear(bottleneck_dim, out_dim, bias=False)
+        self.frozen_last = False
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.normalize(self.mlp(x), dim=1)
+        w = self.last.weight
+        if self.frozen_last:  # a zero gradient, not none: DDP expects every parameter used
+            w = w.detach() + 0 * w
+        # Weight normalisation with its gain fixed at 1: every output row is a unit vector.
+        return x @ F.normalize(w, dim=1).T
+# --8<-- [end:head]
+
+
+# --8<-- [start:loss]
+def dino_loss(teacher_out: list[torch.Tensor], student_out: list[torch.Tensor], center: torch.Tensor,
+              teacher_temp: float = 0.04, student_temp: float = 0.1) -> torch.Tensor:
+    """Cross-entropy from each centred, sharpened teacher view to every *other* student view.
+
+    ``teacher_out``: the global views' teacher outputs; ``student_out``: all views, the
+    global ones first and in the same order (view i of both is the same crop).
+    """
+    targets = [F.softmax((t - center) / teacher_temp, dim=1).detach() for t in teacher_out]
+    log_p = [F.log_softmax(s / student_temp, dim=1) for s in student_out]
+    pairs = [(i, j) for i in range(len(targets)) for j in range(len(log_p)) if i != j]
+    return sum(-(targets[i] * log_p[j]).sum(dim=1).mean() for i, j in pairs) / len(pairs)
+
+
+@torch.no_grad()
+def update_center(center: torch.Tensor, teacher_out: list[torch.Tensor], momentum: float = 0.9) -> None:
+    """c <- m c + (1 - m) (mean teacher output over the global batch of every process)."""
+    t = torch.cat(teacher_out)
+    batch_mean = all_reduce_sum(t.sum(dim=0, keepdim=True)) / (len(t) * rank_and_world()[1])
+    center.mul_(momentum).add_(batch_mean, alpha=1 - momentum)
+# --8<-- [end:loss]
+
+
+# --8<-- [start:model]
+class DINO(nn.Module):
+    """Student (backbone + DINO head) and its moving-average teacher, with the output centre."""
+
+    def __init__(self, backbone: nn.Module, *, out_dim: int, hidden_dim: int, bottleneck_dim: int,
+                 momentum_base: float, student_temp: float, teacher_temp: float, warmup_teacher_temp: float,
+                 warmup_fraction: float, center_momentum: float, freeze_last_layer: float, num_local: int,
+                 global_size: int, local_size: int, global_scale: tuple, local_scale: tuple, strength: float):
+        super().__init__()
+        self.backbone = backbone
+        self.head = DINOHead(backbone.feature_dim, hidden_dim, bottleneck_dim, out_dim)
+        self.teacher_backbone = copy.deepcopy(backbone).requires_grad_(False)
+        self.teacher_head = copy.deepcopy(self.head).requires_grad_(False)
+        self.register_buffer("center", torch.zeros(1, out_dim))
+        self.register_buffer("progress", torch.zeros(()))  # saved with checkpoints: resume knows it
+        self.momentum_base, self.center_momentum = momentum_base, center_momentum
+        self.student_temp, self.teacher_temps = student_temp, (warmup_teacher_temp, teacher_temp)
+        self.warmup_fraction, self.freeze_last_layer = warmup_fraction, freeze_last_layer
+        self.crops = dict(num_global=2, num_local=num_local, global_size=global_size, local_size=local_size,
+                          global_scale=global_scale, local_scale=local_scale, strength=strength)
+
+    def teacher_temp(self) -> float:
+        """Linear warm-up from ``warmup_teacher_temp`` to ``teacher_temp``, then constant."""
+        start, end = self.teacher_temps
+        ramp = min(1.0, float(self.progress) / self.warmup_fraction) if self.warmup_fraction > 0 else 1.0
+        return start + (end - start) * ramp
+
+    def student(self, views: list[torch.Tensor]) -> list[torch.Tensor]:
+        """Student outputs of every view; views of one size share a forward pass."""
+        self.head.frozen_last = float(self.progress) < self.freeze_last_layer
+        out = []
+        for size in dict.fromkeys(v.shape[-1] for v in views):
+            same = [v for v in views if v.shape[-1] == size]
+            out += self.head(self.backbone(torch.cat(same))).chunk(len(same))
+        return out
+
+    def loss_from_views(self, views: list[torch.Tensor]):
+        student_out = self.student(views)
+        with torch.no_grad():
+            teacher_out = self.teacher_head(self.teacher_backbone(torch.cat(views[:2]))).chunk(2)
+        loss = dino_loss(list(teacher_out), student_out, self.center, self.teacher_temp(), self.student_temp)
+        if self.training:
+            update_center(self.center, list(teacher_out), self.center_momentum)
+        with torch.no_grad():  # the teacher's entropy: log K when uniform, 0 when one-hot
+            p = F.softmax((teacher_out[0] - self.center) / self.teacher_temp(), dim=1)
+            entropy = -(p * p.clamp_min(1e-12).log()).sum(1).mean()
+        return loss, {"teacher_entropy": entropy}
+
+    @torch.no_grad()
+    def on_step(self, progress: float) -> None:
+        """After each optimiser step: the teacher follows the student; the schedules advance."""
+        m = cosine_momentum(self.momentum_base, progress)
+        ema_update(self.teacher_backbone, self.backbone, m)
+        ema_update(self.teacher_head, self.head, m)
+        self.progress.fill_(progress)
+
+    def forward(self, batch):
+        return self.loss_from_views(multi_crop(batch["image"].float() / 255, **self.crops))
+# --8<-- [end:model]
+
+
+@dataclass
+class DINORecipe(Recipe):
+    out_dim: int = 65536  # K, the paper's output dimension
+    hidden_dim: int = 2048
+    bottleneck_dim: int = 256
+    momentum_base: float = 0.996
+    student_temp: float = 0.1
+    teacher_temp: float = 0.07  # reached after the warm-up ...
+    warmup_teacher_temp: float = 0.04  # ... from this
+    warmup_fraction: float = 0.1  # the paper: the first 30 of 300 epochs
+    center_momentum: float = 0.9
+    freeze_last_layer: float = 0.0  # fraction of the run; the paper: the first epoch
+    num_local: int = 8  # the paper: 2 global crops of 224 px and 6 to 10 local crops of 96 px
+    global_size: int = 0  # side of the global views in pixels; 0: the image size (as in the paper)
+    local_size: int = 16  # for 32 px images, about as 96 px is to 224 px
+    global_min_scale: float = 0.4
+    local_max_scale: float = 0.4
+    local_min_scale: float = 0.05
+    strength: float = 0.5  # colour jitter (0.4, 0.4, 0.2, 0.1) in the paper
+
+    def check(self) -> None:
+        for name in ("student_temp", "teacher_temp", "warmup_teacher_temp"):
+            if getattr(self, name) <= 0:
+                raise UserError(f"dino: {name} must be positive, got {getattr(self, name)}")
+        if not 0 <= self.momentum_base <= 1 or not 0 <= self.center_momentum <= 1:
+            raise UserError("dino: momentum_base and center_momentum must be in [0, 1]")
+        if not 0 <= self.global_size <= self.image_size:
+            raise UserError(f"dino: global views of {self.global_size} px do not fit {self.image_size} px images")
+        if self.local_size > self.image_size or self.local_size < 1:
+            raise UserError(f"dino: local crops of {self.local_size} px do not fit {self.image_size} px images")
+        if not 0 < self.local_min_scale <= self.local_max_scale <= 1 or not 0 < self.global_min_scale <= 1:
+            raise UserError("dino: crop scales must satisfy 0 < local_min_scale <= local_max_scale <= 1 "
+                            "and 0 < global_min_scale <= 1")
+        if self.out_dim < 2 or self.num_local < 0:
+            raise UserError("dino: out_dim >= 2 and num_local >= 0 are needed")
+
+
+RECIPE = DINORecipe(image_size=32, num_images=3000, epochs=5, batch_size=64, lr=2e-3, weight_decay=5e-4,
+                    out_dim=1024, hidden_dim=512, bottleneck_dim=128, momentum_base=0.99, num_local=4,
+                    global_min_scale=0.3, local_min_scale=0.1, local_max_scale=0.3, warmup_fraction=0.3,
+                    freeze_last_layer=0.1)
+
+
+def build(recipe: DINORecipe, data) -> DINO:
+    recipe.check()
+    return DINO(make_backbone(recipe.backbone), out_dim=recipe.out_dim, hidden_dim=recipe.hidden_dim,
+                bottleneck_dim=recipe.bottleneck_dim, momentum_base=recipe.momentum_base,
+                student_temp=recipe.student_temp, teacher_temp=recipe.teacher_temp,
+                warmup_teacher_temp=recipe.warmup_teacher_temp, warmup_fraction=recipe.warmup_fraction,
+                center_momentum=recipe.center_momentum, freeze_last_layer=recipe.freeze_last_layer,
+                num_local=recipe.num_local, global_size=recipe.global_size or recipe.image_size,
+                local_size=recipe.local_size,
+                global_scale=(recipe.global_min_scale, 1.0),
+                local_scale=(recipe.local_min_scale, recipe.local_max_scale), strength=recipe.strength)

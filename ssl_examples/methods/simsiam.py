@@ -1,0 +1,107 @@
+r"""SimSiam: exploring simple Siamese representation learning (Chen and He, CVPR 2021).
+
+Idea: two views of an image, one network, and the question **what is this view's
+embedding, predicted from the other view?** There are no negatives, no momentum encoder
+and no large batch. Nothing in the loss forbids the trivial answer (every image mapped to
+the same vector makes the prediction perfect); what keeps the network from taking it is
+the *stop-gradient*: the target side of the loss is a constant, and only the side with
+the *predictor* is trained. Remove the stop-gradient and the outputs collapse to one point
+within a few hundred steps (``collapse`` notebook, ``tests/test_simsiam.py``).
+
+Pretext targets: the projection :math:`z = g(F(x))` of each view, treated as a constant.
+
+Loss: with the predictor :math:`h`, :math:`p_i = h(z_i)`, the negative cosine similarity
+:math:`D(p, z) = -\frac{p^\top z}{\lVert p \rVert \lVert z \rVert}` and the stop-gradient
+:math:`\operatorname{sg}`, averaged over the N images of the batch,
+
+.. math::
+
+    \mathcal{L} = \tfrac12 D\big(p_1, \operatorname{sg}(z_2)\big) + \tfrac12 D\big(p_2, \operatorname{sg}(z_1)\big)
+
+Its minimum is -1. The projector ends with BatchNorm, as in the paper; the predictor is a
+bottleneck MLP (d -> d/4 -> d).
+"""
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..augment import simclr_view
+from ..errors import UserError
+from ..nets import make_backbone, mlp
+from ..train import Recipe
+
+
+# --8<-- [start:loss]
+def negative_cosine(p: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """D(p, z): minus the cosine similarity of the rows of ``p`` and ``z``, averaged."""
+    return -F.cosine_similarity(p, z, dim=1).mean()
+
+
+def output_spread(z: torch.Tensor) -> torch.Tensor:
+    """The collapse meter: the per-dimension standard deviation of the L2-normalised outputs,
+    averaged over dimensions. About 1/sqrt(d) for outputs spread over the sphere; 0 when
+    every image is mapped to the same direction."""
+    return F.normalize(z.detach().float(), dim=1).std(dim=0).mean()
+# --8<-- [end:loss]
+
+
+# --8<-- [start:model]
+class SimSiam(nn.Module):
+    """Backbone + projector g + predictor h; the target side goes through a stop-gradient."""
+
+    def __init__(self, backbone: nn.Module, *, proj_dim: int, hidden_dim: int, pred_dim: int,
+                 stop_gradient: bool, strength: float, min_scale: float, view_size: int):
+        super().__init__()
+        self.backbone = backbone
+        # The paper's projector: 3 layers, BatchNorm after each, also the last.
+        self.projector = mlp([backbone.feature_dim, hidden_dim, hidden_dim, proj_dim], last_bn=True)
+        self.predictor = mlp([proj_dim, pred_dim, proj_dim])  # bottleneck, no BatchNorm at its output
+        self.stop_gradient = stop_gradient
+        self.view_size, self.strength, self.scale = view_size, strength, (min_scale, 1.0)
+
+    def loss_from_views(self, v1: torch.Tensor, v2: torch.Tensor):
+        z1, z2 = self.projector(self.backbone(torch.cat([v1, v2]))).chunk(2)
+        p1, p2 = self.predictor(z1), self.predictor(z2)
+        if self.stop_gradient:  # the targets are constants: the whole point of the method
+            z1, z2 = z1.detach(), z2.detach()
+        loss = 0.5 * negative_cosine(p1, z2) + 0.5 * negative_cosine(p2, z1)
+        return loss, {"std": output_spread(z1)}
+
+    def forward(self, batch):
+        x = batch["image"].float() / 255
+        return self.loss_from_views(simclr_view(x, size=self.view_size, scale=self.scale, strength=self.strength),
+                                    simclr_view(x, size=self.view_size, scale=self.scale, strength=self.strength))
+# --8<-- [end:model]
+
+
+@dataclass
+class SimSiamRecipe(Recipe):
+    proj_dim: int = 2048  # the paper's ImageNet sizes: 2048-d projector, 512-d predictor bottleneck
+    hidden_dim: int = 2048
+    pred_dim: int = 512
+    stop_gradient: bool = True  # False: the collapse the paper shows (Figure 2)
+    strength: float = 0.5  # colour jitter (0.4, 0.4, 0.4, 0.1) with probability 0.8, as in the paper
+    min_scale: float = 0.2  # the paper's smallest crop
+    view_size: int = 0  # side of the views in pixels; 0: the image size (as in the paper)
+
+    def check(self) -> None:
+        if self.proj_dim < 1 or self.hidden_dim < 1 or self.pred_dim < 1:
+            raise UserError("simsiam: proj_dim, hidden_dim and pred_dim must be positive")
+        if not 0 < self.min_scale <= 1:
+            raise UserError(f"simsiam: min_scale must be in (0, 1], got {self.min_scale}")
+        if not 0 <= self.view_size <= self.image_size:
+            raise UserError(f"simsiam: views of {self.view_size} px do not fit {self.image_size} px images")
+
+
+RECIPE = SimSiamRecipe(image_size=32, num_images=3000, epochs=5, batch_size=64, lr=2e-3, weight_decay=5e-4,
+                       proj_dim=256, hidden_dim=512, pred_dim=64)
+
+
+def build(recipe: SimSiamRecipe, data) -> SimSiam:
+    recipe.check()
+    return SimSiam(make_backbone(recipe.backbone), proj_dim=recipe.proj_dim, hidden_dim=recipe.hidden_dim,
+                   pred_dim=recipe.pred_dim, stop_gradient=recipe.stop_gradient, strength=recipe.strength,
+                   min_scale=recipe.min_scale, view_size=recipe.view_size or recipe.image_size)

@@ -1,0 +1,179 @@
+r"""SwAV: swapping assignments between views (Caron, Misra, Mairal, Goyal, Bojanowski and
+Joulin, NeurIPS 2020).
+
+Idea: cluster the images of the batch online onto K learnable *prototypes*, and ask **which
+cluster was the other view assigned to?** Each view's cluster assignment (its *code*) is
+predicted from another view of the same image (the "swap"). Collapse would put every image
+in the same cluster; the codes forbid it: they are computed by a few Sinkhorn-Knopp
+iterations that make the clusters share the batch *equally* (an equipartition constraint),
+so the prediction target always spreads the batch over all prototypes.
+
+Multi-crop: besides two global views, every image gives several small local crops, cheap
+to encode. Codes come from the global views only; every view predicts the codes of the
+global views other than itself.
+
+Pretext targets: the codes :math:`q`, soft assignments of a global view to the prototypes.
+With the scores :math:`S = Z^\top C` of the B normalised embeddings against the K
+normalised prototypes, :math:`Q` is the B x K matrix (over the batch of all processes)
+closest to :math:`\exp(S / \varepsilon)` whose rows sum to 1/B and whose columns sum to
+1/K (Sinkhorn-Knopp: alternate normalisations, 3 iterations, :math:`\varepsilon = 0.05`),
+then scaled so that each row is a distribution.
+
+Loss: with :math:`p_t^{(k)} = \operatorname{softmax}_k(z_t^\top c_k / \tau)` the prediction
+of view t and :math:`q_s` the code of global view s,
+
+.. math::
+
+    \mathcal{L} = \frac{1}{|G|}\sum_{s \in G} \frac{1}{V - 1} \sum_{t \ne s}
+    \Big(-\sum_k q_s^{(k)} \log p_t^{(k)}\Big)
+
+averaged over the images, with G the global views and V the number of views.
+"""
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..augment import multi_crop
+from ..distributed import all_reduce_sum, rank_and_world
+from ..errors import UserError
+from ..nets import make_backbone, mlp
+from ..train import Recipe
+
+
+# --8<-- [start:sinkhorn]
+@torch.no_grad()
+def sinkhorn(scores: torch.Tensor, iterations: int = 3, epsilon: float = 0.05) -> torch.Tensor:
+    """Codes for the ``(B, K)`` prototype scores: an equipartition of the *global* batch.
+
+    Each iteration makes every prototype hold 1/K of the mass, then every image 1/B; the sums
+    over images are all-reduced, so the batch of all processes is shared out together.
+    """
+    q = torch.exp(scores.float() / epsilon).T  # (K, B): prototypes x images
+    b = q.shape[1] * rank_and_world()[1]  # images in the global batch
+    k = q.shape[0]
+    q /= all_reduce_sum(q.sum())
+    for _ in range(iterations):
+        q /= all_reduce_sum(q.sum(dim=1, keepdim=True))  # each prototype: total mass 1/K ...
+        q /= k
+        q /= q.sum(dim=0, keepdim=True)  # ... each image: total mass 1/B
+        q /= b
+    return (q * b).T  # each row (image) sums to 1
+# --8<-- [end:sinkhorn]
+
+
+# --8<-- [start:loss]
+def swapped_prediction_loss(scores: list[torch.Tensor], num_global: int, temperature: float = 0.1,
+                            iterations: int = 3, epsilon: float = 0.05) -> torch.Tensor:
+    """SwAV's loss from the prototype scores of every view (global views first)."""
+    total = 0.0
+    for s in range(num_global):
+        q = sinkhorn(scores[s].detach(), iterations, epsilon)
+        predictions = [t for t in range(len(scores)) if t != s]
+        total += sum(-(q * F.log_softmax(scores[t] / temperature, dim=1)).sum(dim=1).mean()
+                     for t in predictions) / len(predictions)
+    return total / num_global
+# --8<-- [end:loss]
+
+
+# --8<-- [start:model]
+class SwAV(nn.Module):
+    """Backbone + projection head + K prototypes (a linear layer whose rows stay unit vectors)."""
+
+    def __init__(self, backbone: nn.Module, *, proj_dim: int, hidden_dim: int, num_prototypes: int,
+                 temperature: float, sinkhorn_iterations: int, epsilon: float, freeze_prototypes: float,
+                 num_local: int, global_size: int, local_size: int, global_scale: tuple, local_scale: tuple,
+                 strength: float):
+        super().__init__()
+        self.backbone = backbone
+        self.head = mlp([backbone.feature_dim, hidden_dim, proj_dim])
+        self.prototypes = nn.Linear(proj_dim, num_prototypes, bias=False)
+        self.normalize_prototypes()
+        self.temperature, self.iterations, self.epsilon = temperature, sinkhorn_iterations, epsilon
+        self.freeze_prototypes = freeze_prototypes  # fraction of the run with fixed prototypes
+        self.register_buffer("progress", torch.zeros(()))  # saved with checkpoints: resume knows it
+        self.crops = dict(num_global=2, num_local=num_local, global_size=global_size, local_size=local_size,
+                          global_scale=global_scale, local_scale=local_scale, strength=strength)
+
+    @torch.no_grad()
+    def normalize_prototypes(self) -> None:
+        self.prototypes.weight.copy_(F.normalize(self.prototypes.weight, dim=1))
+
+    def scores(self, views: list[torch.Tensor]) -> list[torch.Tensor]:
+        """z^T c for every view; views of one size share a forward pass (and BatchNorm)."""
+        out = []
+        for size in dict.fromkeys(v.shape[-1] for v in views):  # sizes in order of appearance
+            same = [v for v in views if v.shape[-1] == size]
+            z = F.normalize(self.head(self.backbone(torch.cat(same))), dim=1)
+            w = self.prototypes.weight
+            if self.progress < self.freeze_prototypes:  # the paper: fixed prototypes at first
+                w = w.detach() + 0 * w  # a zero gradient, not none: DDP expects every parameter used
+            out += (z @ w.T).chunk(len(same))
+        return out
+
+    def loss_from_views(self, views: list[torch.Tensor]):
+        scores = self.scores(views)
+        loss = swapped_prediction_loss(scores, 2, self.temperature, self.iterations, self.epsilon)
+        with torch.no_grad():  # how many prototypes the global views use (collapse: 1)
+            used = scores[0].argmax(1).unique().numel()
+        return loss, {"prototypes_used": torch.tensor(float(used))}
+
+    @torch.no_grad()
+    def on_step(self, progress: float) -> None:
+        """After each optimiser step: back onto the unit sphere, as the paper does every step."""
+        self.normalize_prototypes()
+        self.progress.fill_(progress)
+
+    def forward(self, batch):
+        return self.loss_from_views(multi_crop(batch["image"].float() / 255, **self.crops))
+# --8<-- [end:model]
+
+
+@dataclass
+class SwAVRecipe(Recipe):
+    proj_dim: int = 128  # the paper: 2048-d hidden layer, 128-d output, 3000 prototypes (ImageNet)
+    hidden_dim: int = 2048
+    num_prototypes: int = 3000
+    temperature: float = 0.1
+    sinkhorn_iterations: int = 3
+    epsilon: float = 0.05
+    freeze_prototypes: float = 0.0  # the paper: the first epoch (of 100 to 800)
+    num_local: int = 6  # the paper: 2 x 224 px global crops + 6 x 96 px local crops
+    global_size: int = 0  # side of the global views in pixels; 0: the image size (as in the paper)
+    local_size: int = 16  # for 32 px images: half the side, as 96 px is to 224 px
+    global_min_scale: float = 0.14
+    local_max_scale: float = 0.14
+    local_min_scale: float = 0.05
+    strength: float = 1.0  # ImageNet's colour jitter (0.8, 0.8, 0.8, 0.2)
+
+    def check(self) -> None:
+        for name in ("temperature", "epsilon"):
+            if getattr(self, name) <= 0:
+                raise UserError(f"swav: {name} must be positive, got {getattr(self, name)}")
+        if not 0 <= self.global_size <= self.image_size:
+            raise UserError(f"swav: global views of {self.global_size} px do not fit {self.image_size} px images")
+        if self.local_size > self.image_size or self.local_size < 1:
+            raise UserError(f"swav: local crops of {self.local_size} px do not fit {self.image_size} px images")
+        if not 0 < self.local_min_scale <= self.local_max_scale <= 1 or not 0 < self.global_min_scale <= 1:
+            raise UserError("swav: crop scales must satisfy 0 < local_min_scale <= local_max_scale <= 1 "
+                            "and 0 < global_min_scale <= 1")
+        if self.num_prototypes < 2 or self.sinkhorn_iterations < 1 or self.num_local < 0:
+            raise UserError("swav: num_prototypes >= 2, sinkhorn_iterations >= 1 and num_local >= 0 are needed")
+
+
+RECIPE = SwAVRecipe(image_size=32, num_images=3000, epochs=5, batch_size=64, lr=2e-3, weight_decay=5e-4,
+                    hidden_dim=512, proj_dim=128, num_prototypes=100, num_local=4, global_min_scale=0.3,
+                    local_min_scale=0.1, local_max_scale=0.3, strength=0.5, freeze_prototypes=0.1)
+
+
+def build(recipe: SwAVRecipe, data) -> SwAV:
+    recipe.check()
+    return SwAV(make_backbone(recipe.backbone), proj_dim=recipe.proj_dim, hidden_dim=recipe.hidden_dim,
+                num_prototypes=recipe.num_prototypes, temperature=recipe.temperature,
+                sinkhorn_iterations=recipe.sinkhorn_iterations, epsilon=recipe.epsilon,
+                freeze_prototypes=recipe.freeze_prototypes, num_local=recipe.num_local,
+                global_size=recipe.global_size or recipe.image_size, local_size=recipe.local_size,
+                global_scale=(recipe.global_min_scale, 1.0),
+                local_scale=(recipe.local_min_scale, recipe.local_max_scale), strength=recipe.strength)

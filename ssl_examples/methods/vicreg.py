@@ -1,0 +1,129 @@
+r"""VICReg: variance-invariance-covariance regularization (Bardes, Ponce and LeCun, ICLR 2022).
+
+Idea: ask for two views' embeddings to be **the same vector** (invariance), and write the
+two ways of cheating out of the loss explicitly: every dimension must keep a standard
+deviation of at least 1 over the batch (variance: no collapse to a point), and different
+dimensions must be uncorrelated (covariance: no collapse onto a few directions). No
+negatives, no stop-gradient, no moving average, no normalisation of the embeddings.
+
+Pretext targets: the other view's embedding.
+
+Loss: with :math:`Z, Z'` the expander outputs (N x d) of the two views,
+
+.. math::
+
+    s(Z, Z') = \frac1N \sum_b \lVert z_b - z'_b \rVert_2^2 / d, \qquad
+    v(Z) = \frac1d \sum_{j=1}^{d} \max\big(0,\ 1 - \sqrt{\operatorname{Var}(z^j) + \epsilon}\big),
+
+.. math::
+
+    c(Z) = \frac1d \sum_{i \ne j} C(Z)_{ij}^2, \quad C(Z) = \frac{1}{N-1} \sum_b (z_b - \bar z)(z_b - \bar z)^\top,
+
+.. math::
+
+    \mathcal{L} = \lambda\, s(Z, Z') + \mu\, \tfrac12\big[v(Z) + v(Z')\big] + \nu\, \big[c(Z) + c(Z')\big]
+
+with the paper's :math:`\lambda = 25,\ \mu = 25,\ \nu = 1,\ \epsilon = 10^{-4}`. Under
+``torchrun`` the variance and covariance terms are computed over the *global* batch (the
+embeddings of every process are gathered), and the invariance term, a mean over images, on
+each process's own images, as in the authors' code; W processes with N images each then
+train exactly as one process with WN.
+"""
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..augment import simclr_view
+from ..distributed import gather_with_grad
+from ..errors import UserError
+from ..nets import make_backbone, mlp
+from ..train import Recipe
+
+
+# --8<-- [start:loss]
+def variance_term(z: torch.Tensor, eps: float = 1e-4) -> torch.Tensor:
+    """v(Z): a hinge that keeps the standard deviation of every dimension above 1."""
+    return F.relu(1 - torch.sqrt(z.var(dim=0) + eps)).mean()
+
+
+def covariance_term(z: torch.Tensor) -> torch.Tensor:
+    """c(Z): the squared off-diagonal covariances, summed, divided by d."""
+    n, d = z.shape
+    z = z - z.mean(dim=0)
+    cov = z.T @ z / (n - 1)
+    off_diagonal = cov[~torch.eye(d, dtype=torch.bool, device=z.device)]
+    return off_diagonal.pow(2).sum() / d
+
+
+def vicreg_loss(z_a: torch.Tensor, z_b: torch.Tensor, sim_coeff: float = 25.0, std_coeff: float = 25.0,
+                cov_coeff: float = 1.0) -> torch.Tensor:
+    invariance = F.mse_loss(z_a, z_b)  # this process's images
+    z_a, z_b = gather_with_grad(z_a), gather_with_grad(z_b)  # statistics of the global batch
+    variance = 0.5 * (variance_term(z_a) + variance_term(z_b))
+    covariance = covariance_term(z_a) + covariance_term(z_b)
+    return sim_coeff * invariance + std_coeff * variance + cov_coeff * covariance
+# --8<-- [end:loss]
+
+
+# --8<-- [start:model]
+class VICReg(nn.Module):
+    """Backbone + expander; the loss holds the views together and the batch apart."""
+
+    def __init__(self, backbone: nn.Module, *, proj_dim: int, hidden_dim: int, sim_coeff: float,
+                 std_coeff: float, cov_coeff: float, strength: float, min_scale: float, view_size: int,
+                 solarize_p: float):
+        super().__init__()
+        self.backbone = backbone
+        self.expander = mlp([backbone.feature_dim, hidden_dim, hidden_dim, proj_dim])
+        self.coeffs = (sim_coeff, std_coeff, cov_coeff)
+        self.view_size, self.strength, self.scale, self.solarize_p = view_size, strength, (min_scale, 1.0), solarize_p
+
+    def loss_from_views(self, v1: torch.Tensor, v2: torch.Tensor):
+        z1, z2 = self.expander(self.backbone(torch.cat([v1, v2]))).chunk(2)
+        loss = vicreg_loss(z1, z2, *self.coeffs)
+        return loss, {"std": F.normalize(z1.detach(), dim=1).std(0).mean()}
+
+    def forward(self, batch):
+        x = batch["image"].float() / 255
+        return self.loss_from_views(simclr_view(x, size=self.view_size, scale=self.scale, strength=self.strength),
+                                    simclr_view(x, size=self.view_size, scale=self.scale, strength=self.strength,
+                                                solarize_p=self.solarize_p))
+# --8<-- [end:model]
+
+
+@dataclass
+class VICRegRecipe(Recipe):
+    proj_dim: int = 8192  # the paper's expander: three layers of 8192 units
+    hidden_dim: int = 8192
+    sim_coeff: float = 25.0  # lambda, mu, nu: the paper's coefficients
+    std_coeff: float = 25.0
+    cov_coeff: float = 1.0
+    strength: float = 0.5  # colour jitter (0.4, 0.4, 0.2, 0.1), as BYOL
+    min_scale: float = 0.08
+    view_size: int = 0  # side of the views in pixels; 0: the image size (as in the paper)
+    solarize_p: float = 0.2  # second view only, as BYOL
+
+    def check(self) -> None:
+        if min(self.sim_coeff, self.std_coeff, self.cov_coeff) < 0:
+            raise UserError("vicreg: the coefficients sim_coeff, std_coeff and cov_coeff must be >= 0")
+        if not 0 < self.min_scale <= 1:
+            raise UserError(f"vicreg: min_scale must be in (0, 1], got {self.min_scale}")
+        if not 0 <= self.view_size <= self.image_size:
+            raise UserError(f"vicreg: views of {self.view_size} px do not fit {self.image_size} px images")
+        if self.proj_dim < 2 or self.hidden_dim < 1:
+            raise UserError("vicreg: proj_dim must be at least 2 and hidden_dim positive")
+
+
+RECIPE = VICRegRecipe(image_size=32, num_images=3000, epochs=5, batch_size=64, lr=2e-3, weight_decay=5e-4,
+                      proj_dim=512, hidden_dim=512, min_scale=0.2)
+
+
+def build(recipe: VICRegRecipe, data) -> VICReg:
+    recipe.check()
+    return VICReg(make_backbone(recipe.backbone), proj_dim=recipe.proj_dim, hidden_dim=recipe.hidden_dim,
+                  sim_coeff=recipe.sim_coeff, std_coeff=recipe.std_coeff, cov_coeff=recipe.cov_coeff,
+                  strength=recipe.strength, min_scale=recipe.min_scale, view_size=recipe.view_size or recipe.image_size,
+                  solarize_p=recipe.solarize_p)

@@ -1,0 +1,147 @@
+import pytest
+import torch
+from lightly.loss import DINOLoss
+
+from ssl_examples.ema import cosine_momentum
+from ssl_examples.errors import UserError
+from ssl_examples.methods.dino import DINO, RECIPE, build, dino_loss, update_center
+from ssl_examples.nets import make_backbone
+
+from .gloo import average_gradients, run_processes
+
+
+def outputs(n=8, k=6, views=4, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return [torch.randn(n, k, generator=g) for _ in range(views)]
+
+
+@pytest.mark.parametrize("num_local", [0, 3])
+def test_loss_gradients_and_centre_equal_lightlys(num_local):
+    student = outputs(views=2 + num_local)
+    teacher = outputs(views=2, seed=1)
+    center = 0.3 * torch.randn(1, 6, generator=torch.Generator().manual_seed(2))
+    theirs_fn = DINOLoss(output_dim=6, teacher_temp=0.05, student_temp=0.1, center_momentum=0.9)
+    theirs_fn.center.copy_(center.view(1, 1, 6))
+    results = []
+    for fn in (lambda t, s: dino_loss(t, s, center, 0.05, 0.1), lambda t, s: theirs_fn(t, s, teacher_temp=0.05)):
+        s = [o.clone().requires_grad_() for o in student]
+        loss = fn(teacher, s)
+        loss.backward()
+        results.append([loss.detach().reshape(())] + [o.grad for o in s])
+    for o, t in zip(*results):
+        assert torch.allclose(o, t, rtol=1e-6, atol=1e-6), (o - t).abs().max()
+    update_center(center, teacher, 0.9)  # lightly updated its centre inside the call
+    assert torch.allclose(center, theirs_fn.center.view(1, 6), rtol=1e-6, atol=1e-7)
+
+
+def test_centering_and_sharpening_pull_the_teacher_opposite_ways():
+    t = outputs(views=1, n=64, k=10)[0] + torch.linspace(0, 4, 10)  # one output dominates on average
+    center = t.mean(0, keepdim=True)
+    def entropy(p):
+        return -(p * p.clamp_min(1e-30).log()).sum(1).mean().item()
+    sharp = torch.softmax(t / 0.04, dim=1)
+    centred = torch.softmax((t - center) / 1.0, dim=1)
+    plain = torch.softmax(t / 1.0, dim=1)
+    assert entropy(sharp) < entropy(plain)  # sharpening: towards one-hot
+    assert plain.mean(0).argmax() == 9 and centred.mean(0).max() < plain.mean(0).max()  # centring: no winner
+
+
+def dino(**changes):
+    torch.manual_seed(0)
+    kw = dict(out_dim=16, hidden_dim=16, bottleneck_dim=8, momentum_base=0.9, student_temp=0.1, teacher_temp=0.07,
+              warmup_teacher_temp=0.04, warmup_fraction=0.5, center_momentum=0.9, freeze_last_layer=0.0,
+              num_local=2, global_size=16, local_size=8, global_scale=(0.4, 1.0), local_scale=(0.1, 0.4), strength=0.5)
+    return DINO(make_backbone("convnet"), **{**kw, **changes})
+
+
+def test_teacher_temperature_warms_up_then_stays():
+    model = dino()
+    temps = []
+    for p in (0.0, 0.25, 0.5, 0.75, 1.0):
+        model.on_step(p)
+        temps.append(model.teacher_temp())
+    assert temps == pytest.approx([0.04, 0.055, 0.07, 0.07, 0.07])
+
+
+def test_teacher_follows_the_student_on_the_cosine_schedule(tiny_data):
+    model = dino()
+    with torch.no_grad():
+        for p in model.head.parameters():
+            p.add_(1.0)
+    before = [p.clone() for p in model.teacher_head.parameters()]
+    model.on_step(0.3)
+    m = cosine_momentum(0.9, 0.3)
+    for b, t, s in zip(before, model.teacher_head.parameters(), model.head.parameters()):
+        assert torch.allclose(t, m * b + (1 - m) * s, atol=1e-6)
+    assert not any(p.requires_grad for p in model.teacher_backbone.parameters())
+
+
+def test_a_training_step_moves_the_centre_and_freezes_the_last_layer_at_first(tiny_data):
+    model = dino(freeze_last_layer=0.5)
+    loss, metrics = model(tiny_data.train.__getitems__(list(range(16))))
+    loss.backward()
+    assert model.center.abs().sum() > 0  # updated from the teacher's outputs
+    assert model.head.last.weight.grad.abs().max() == 0 and model.head.mlp[0].weight.grad.abs().max() > 0
+    assert 0 < metrics["teacher_entropy"] <= torch.log(torch.tensor(16.0)) + 1e-5
+
+
+def small_model():
+    model = dino()
+    # Running statistics from one batch, then evaluation mode: an image's outputs do not
+    # depend on which process holds the rest of the batch.
+    for m in model.modules():
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+            m.momentum = None
+    with torch.no_grad():
+        model.student(views(12))
+        model.teacher_backbone(torch.cat(views(12)[:2]))
+    with torch.no_grad():
+        model.center.copy_(torch.linspace(-1, 1, 16))  # a non-zero centre from "earlier steps"
+    return model.eval()
+
+
+def views(n):
+    g = torch.Generator().manual_seed(3)
+    colours = torch.rand(n, 3, 1, 1, generator=g)
+    return [(colours + 0.3 * torch.rand(n, 3, s, s, generator=g)).clamp(0, 1) for s in (16, 16, 8, 8)]
+
+
+def one_of_two(rank, world, per_process):
+    model = small_model()
+    model.training = True  # update the centre as in training (BatchNorm stays in evaluation mode)
+    mine = slice(rank * per_process, (rank + 1) * per_process)
+    loss, _ = model.loss_from_views([v[mine] for v in views(per_process * world)])
+    loss.backward()
+    average_gradients(model)
+    return loss.item(), [p.grad for p in model.parameters() if p.requires_grad], model.center
+
+
+def test_two_processes_with_batch_b_equal_one_process_with_batch_2b(tmp_path):
+    b = 6
+    results = run_processes(one_of_two, (b,), tmp_path)
+    model = small_model()
+    model.training = True
+    loss, _ = model.loss_from_views(views(2 * b))
+    loss.backward()
+    assert abs(sum(r[0] for r in results) / 2 - loss.item()) < 1e-5
+    grads = [(n, p.grad) for n, p in model.named_parameters() if p.requires_grad]
+    for (name, g), g0, g1 in zip(grads, results[0][1], results[1][1]):
+        assert torch.allclose(g0, g1), name
+        assert torch.allclose(g0, g, atol=1e-6, rtol=1e-4), name
+    # The centre is all-reduced: both processes hold the global batch's update.
+    assert torch.allclose(results[0][2], model.center, atol=1e-6) and torch.equal(results[0][2], results[1][2])
+    one_half = small_model()
+    one_half.training = True
+    one_half.loss_from_views([v[:b] for v in views(2 * b)])
+    assert (one_half.center - model.center).abs().max() > 1e-4  # not vacuous
+
+
+def test_bad_recipe_values_are_user_errors():
+    from dataclasses import replace
+
+    with pytest.raises(UserError, match="teacher_temp must be positive"):
+        build(replace(RECIPE, teacher_temp=-0.04), None)
+    with pytest.raises(UserError, match="local crops of 48 px do not fit 32 px images"):
+        build(replace(RECIPE, local_size=48), None)
+    with pytest.raises(UserError, match="global views of 40 px do not fit 32 px images"):
+        build(replace(RECIPE, global_size=40), None)

@@ -1,0 +1,111 @@
+import pytest
+import torch
+from lightly.loss import VICRegLoss
+
+from ssl_examples.errors import UserError
+from ssl_examples.methods.vicreg import RECIPE, VICReg, build, covariance_term, variance_term, vicreg_loss
+from ssl_examples.nets import make_backbone
+
+from .gloo import average_gradients, run_processes
+from tests.conftest import loss_before_and_after
+
+
+def embeddings(n=16, d=8, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    a = torch.randn(n, d, generator=g) * 0.7
+    return a, a + 0.5 * torch.randn(n, d, generator=g)
+
+
+def loss_and_grads(fn, a, b):
+    a, b = a.clone().requires_grad_(), b.clone().requires_grad_()
+    loss = fn(a, b)
+    loss.backward()
+    return loss.detach(), a.grad, b.grad
+
+
+@pytest.mark.parametrize("coeffs", [(25.0, 25.0, 1.0), (1.0, 2.0, 3.0)])
+def test_loss_and_gradients_equal_lightlys(coeffs):
+    a, b = embeddings()
+    ours = loss_and_grads(lambda x, y: vicreg_loss(x, y, *coeffs), a, b)
+    theirs = loss_and_grads(VICRegLoss(*coeffs), a, b)
+    for o, t in zip(ours, theirs):
+        assert torch.allclose(o, t, rtol=1e-6, atol=1e-6), (o - t).abs().max()
+
+
+def test_the_terms_read_collapse():
+    constant = torch.ones(10, 4)
+    assert abs(variance_term(constant).item() - (1 - 1e-2)) < 1e-6  # sqrt(0 + 1e-4) = 0.01
+    assert covariance_term(constant).item() == 0
+    g = torch.Generator().manual_seed(0)
+    spread = torch.randn(4000, 4, generator=g) * 2  # std 2 > 1: the hinge is off
+    assert variance_term(spread).item() == 0
+    assert covariance_term(spread).item() < 0.05
+    one_direction = torch.randn(4000, 1, generator=g).expand(-1, 4) * 2  # dimensional collapse
+    assert variance_term(one_direction).item() == 0 and covariance_term(one_direction).item() > 30
+
+
+def test_a_training_step_lowers_the_loss(tiny_data):
+    torch.manual_seed(0)
+    model = VICReg(make_backbone("convnet"), proj_dim=32, hidden_dim=64, sim_coeff=25, std_coeff=25, cov_coeff=1,
+                   strength=0.5, min_scale=0.2, view_size=16, solarize_p=0.2)
+    batch = tiny_data.train.__getitems__(list(range(32)))
+    before, after = loss_before_and_after(model, lambda m: m(batch)[0], steps=10, lr=1e-3)
+    assert after < 0.9 * before
+
+
+def small_model():
+    torch.manual_seed(0)
+    # Evaluation mode: the network's BatchNorm uses running statistics, so an image's
+    # embedding does not depend on which process holds the rest; what is compared is the loss.
+    model = VICReg(make_backbone("convnet"), proj_dim=16, hidden_dim=32, sim_coeff=25, std_coeff=25, cov_coeff=1,
+                   strength=0.5, min_scale=0.2, view_size=16, solarize_p=0.0)
+    # Running statistics from one batch (momentum None: their plain average), so that the
+    # evaluation-mode outputs vary between images about as much as in training.
+    for m in model.modules():
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+            m.momentum = None
+    with torch.no_grad():
+        model.expander(model.backbone(torch.cat(views(12))))
+    return model.eval()
+
+
+def views(n):
+    g = torch.Generator().manual_seed(3)
+    colours = torch.rand(n, 3, 1, 1, generator=g)  # images that differ, views of one image alike
+    return tuple((colours + 0.3 * torch.rand(n, 3, 16, 16, generator=g)).clamp(0, 1) for _ in range(2))
+
+
+def one_of_two(rank, world, per_process):
+    model = small_model()
+    v1, v2 = views(per_process * world)
+    mine = slice(rank * per_process, (rank + 1) * per_process)
+    loss, _ = model.loss_from_views(v1[mine], v2[mine])
+    loss.backward()
+    average_gradients(model)
+    return loss.item(), [p.grad for p in model.parameters()]
+
+
+def test_two_processes_with_batch_b_equal_one_process_with_batch_2b(tmp_path):
+    b = 6
+    results = run_processes(one_of_two, (b,), tmp_path)
+    model = small_model()
+    loss, _ = model.loss_from_views(*views(2 * b))
+    loss.backward()
+    # The invariance term is each process's own mean; DDP's mean of the two is the global one.
+    assert abs(sum(r[0] for r in results) / 2 - loss.item()) < 1e-4
+    for (name, p), g0, g1 in zip(model.named_parameters(), results[0][1], results[1][1]):
+        assert torch.allclose(g0, g1), name
+        assert torch.allclose(g0, p.grad, atol=1e-5, rtol=1e-4), name
+    # ...and not vacuous: each process's own batch of 6 gives another loss.
+    assert abs(small_model().loss_from_views(*(v[:b] for v in views(2 * b)))[0].item() - loss.item()) > 1e-3
+
+
+def test_bad_recipe_values_are_user_errors():
+    from dataclasses import replace
+
+    with pytest.raises(UserError, match="coefficients"):
+        build(replace(RECIPE, std_coeff=-25.0), None)
+    with pytest.raises(UserError, match="min_scale"):
+        build(replace(RECIPE, min_scale=1.5), None)
+    with pytest.raises(UserError, match="views of 48 px do not fit 32 px images"):
+        build(replace(RECIPE, view_size=48), None)
