@@ -52,6 +52,11 @@ def _count(name, v):
         _fail(name, v, "must be a whole number of at least 1")
 
 
+def _count_or_zero(name, v):
+    if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+        _fail(name, v, "must be a whole number, 0 or more")
+
+
 def _image_size(name, v):
     _count(name, v)
     if not 8 <= v <= 1024:
@@ -73,6 +78,10 @@ EXACT = {
     "warmup_epochs": _non_negative,
     "strength": _non_negative,
     "exact_up_to": _non_negative,
+    # 0 means "the image size" for a view, and "none" for the local crops of multi-crop
+    "view_size": _count_or_zero,
+    "global_size": _count_or_zero,
+    "num_local": _count_or_zero,
 }
 
 
