@@ -29,8 +29,8 @@ FAMILIES = {
     "instances": "Instance discrimination",
     "time": "Exploiting time",
     "multimodal": "Multimodal",
-    "vit": "Beyond 2020: Vision Transformers",
     "no_negatives": "Beyond 2020: without negatives",
+    "vit": "Beyond 2020: Vision Transformers",
 }
 
 
@@ -65,15 +65,15 @@ REGISTRY = (
     Method("shuffle_and_learn", "Shuffle and Learn", "time"),
     Method("order_prediction", "Order prediction", "time"),
     Method("audio_visual", "Look, Listen and Learn", "multimodal"),
-    Method("moco_v3", "MoCo v3", "vit"),
-    Method("mae", "MAE", "vit"),
-    Method("ijepa", "I-JEPA", "vit"),
     Method("byol", "BYOL", "no_negatives"),
     Method("simsiam", "SimSiam", "no_negatives"),
     Method("barlow_twins", "Barlow Twins", "no_negatives"),
     Method("vicreg", "VICReg", "no_negatives"),
     Method("swav", "SwAV", "no_negatives"),
     Method("dino", "DINO", "no_negatives"),
+    Method("moco_v3", "MoCo v3", "vit"),
+    Method("mae", "MAE", "vit"),
+    Method("ijepa", "I-JEPA", "vit"),
 )
 BY_NAME = {m.name: m for m in REGISTRY}
 assert all(m.family in FAMILIES for m in REGISTRY), "every method belongs to a listed family"
