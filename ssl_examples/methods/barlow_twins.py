@@ -17,7 +17,8 @@ standardised over the batch of N images (mean 0, standard deviation 1),
 
     \mathcal{C}_{ij} = \frac{1}{N} \sum_{b=1}^{N} z^A_{b,i}\, z^B_{b,j},
     \qquad
-    \mathcal{L}_{BT} = \sum_i (1 - \mathcal{C}_{ii})^2 + \lambda \sum_i \sum_{j \ne i} \mathcal{C}_{ij}^2
+    \mathcal{L}_{BT} = \sum_i \big(1 - \mathcal{C}_{ii}\big)^2
+    + \lambda \sum_i \sum_{j \ne i} \mathcal{C}_{ij}^2 .
 
 The batch statistics and :math:`\mathcal{C}` are over the *global* batch: under ``torchrun``
 every process gathers the others' embeddings, so W processes with N images each compute

@@ -12,14 +12,17 @@ see the ``collapse`` notebook).
 Pretext targets: :math:`z'_\xi = g_\xi(F_\xi(x'))`, the target network's projection of the
 other view, with no gradient.
 
-Loss: with the online prediction :math:`q_\theta = h_\theta(g_\theta(F_\theta(x)))` and both
-vectors L2-normalised (bars), the mean squared error, symmetrised over the two views:
+Loss: with the online prediction :math:`q_\theta = h_\theta(g_\theta(F_\theta(x)))` and bars for
+L2 normalisation, the mean squared error between normalised vectors, which is 2 - 2 cos:
 
 .. math::
 
     \mathcal{L}_{\theta,\xi} = \big\lVert \bar q_\theta - \bar z'_\xi \big\rVert_2^2
-    = 2 - 2\,\frac{\langle q_\theta, z'_\xi \rangle}{\lVert q_\theta \rVert \lVert z'_\xi \rVert},
-    \qquad \mathcal{L}^{\text{BYOL}} = \mathcal{L}_{\theta,\xi} + \tilde{\mathcal{L}}_{\theta,\xi}
+    = 2 - 2\,\frac{\langle q_\theta, z'_\xi \rangle}{\lVert q_\theta \rVert\,\lVert z'_\xi \rVert},
+
+symmetrised by swapping the views:
+:math:`\mathcal{L}^\text{BYOL} = \mathcal{L}_{\theta,\xi} + \tilde{\mathcal{L}}_{\theta,\xi}`.
+Only :math:`\theta` gets gradients.
 
 After every optimiser step, :math:`\xi \leftarrow \tau \xi + (1 - \tau)\theta` with
 :math:`\tau = 1 - (1 - \tau_\text{base}) (\cos(\pi k / K) + 1) / 2` at step k of K: the target

@@ -15,14 +15,16 @@ Pretext targets: :math:`P_t(x) = \operatorname{softmax}\big((g_t(x) - c) / \tau_
 each global view x, with no gradient; :math:`c \leftarrow m c + (1 - m)\,\overline{g_t(x)}`
 over the global batch after every step (m = 0.9).
 
-Loss: with :math:`P_s(x') = \operatorname{softmax}(g_s(x') / \tau_s)` for every view x',
+Loss: with :math:`P_s(x') = \operatorname{softmax}(g_s(x') / \tau_s)` for every view x', the
+cross-entropy from each global view's target to every *other* view's student output,
+averaged over the images:
 
 .. math::
 
     \mathcal{L} = \frac{1}{|\text{pairs}|} \sum_{x \in \{x^g_1, x^g_2\}} \ \sum_{x' \ne x}
-    -\sum_k P_t(x)^{(k)} \log P_s(x')^{(k)}
+    -\sum_k P_t(x)^{(k)} \log P_s(x')^{(k)} .
 
-averaged over the images. :math:`\tau_s = 0.1`; :math:`\tau_t` warms up linearly from 0.04
+:math:`\tau_s = 0.1`; :math:`\tau_t` warms up linearly from 0.04
 to 0.07 early in the run; the teacher's EMA rate follows BYOL's cosine schedule from 0.996
 to 1.
 """

@@ -11,14 +11,14 @@ within a few hundred steps (``collapse`` notebook, ``tests/test_simsiam.py``).
 Pretext targets: the projection :math:`z = g(F(x))` of each view, treated as a constant.
 
 Loss: with the predictor :math:`h`, :math:`p_i = h(z_i)`, the negative cosine similarity
-:math:`D(p, z) = -\frac{p^\top z}{\lVert p \rVert \lVert z \rVert}` and the stop-gradient
-:math:`\operatorname{sg}`, averaged over the N images of the batch,
+:math:`D(p, z) = -\frac{p^\top z}{\lVert p \rVert\,\lVert z \rVert}` and the stop-gradient
+:math:`\operatorname{sg}`,
 
 .. math::
 
-    \mathcal{L} = \tfrac12 D\big(p_1, \operatorname{sg}(z_2)\big) + \tfrac12 D\big(p_2, \operatorname{sg}(z_1)\big)
+    \mathcal{L} = \tfrac12 D\big(p_1, \operatorname{sg}(z_2)\big) + \tfrac12 D\big(p_2, \operatorname{sg}(z_1)\big),
 
-Its minimum is -1. The projector ends with BatchNorm, as in the paper; the predictor is a
+averaged over the N images of the batch; its minimum is -1. The projector ends with BatchNorm, as in the paper; the predictor is a
 bottleneck MLP (d -> d/4 -> d).
 """
 

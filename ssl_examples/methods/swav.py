@@ -20,14 +20,15 @@ closest to :math:`\exp(S / \varepsilon)` whose rows sum to 1/B and whose columns
 then scaled so that each row is a distribution.
 
 Loss: with :math:`p_t^{(k)} = \operatorname{softmax}_k(z_t^\top c_k / \tau)` the prediction
-of view t and :math:`q_s` the code of global view s,
+of view t, :math:`q_s` the code of global view s, G the global views and V the number of
+views,
 
 .. math::
 
     \mathcal{L} = \frac{1}{|G|}\sum_{s \in G} \frac{1}{V - 1} \sum_{t \ne s}
-    \Big(-\sum_k q_s^{(k)} \log p_t^{(k)}\Big)
+    \Big(-\sum_k q_s^{(k)} \log p_t^{(k)}\Big),
 
-averaged over the images, with G the global views and V the number of views.
+averaged over the images.
 """
 
 from dataclasses import dataclass

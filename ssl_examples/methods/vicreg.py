@@ -12,16 +12,17 @@ Loss: with :math:`Z, Z'` the expander outputs (N x d) of the two views,
 
 .. math::
 
-    s(Z, Z') = \frac1N \sum_b \lVert z_b - z'_b \rVert_2^2 / d, \qquad
-    v(Z) = \frac1d \sum_{j=1}^{d} \max\big(0,\ 1 - \sqrt{\operatorname{Var}(z^j) + \epsilon}\big),
+    s(Z, Z') = \frac{1}{N} \sum_b \frac{\lVert z_b - z'_b \rVert_2^2}{d}, \qquad
+    v(Z) = \frac{1}{d} \sum_{j=1}^{d} \max\!\Big(0,\ 1 - \sqrt{\operatorname{Var}(z^j) + \epsilon}\Big),
 
 .. math::
 
-    c(Z) = \frac1d \sum_{i \ne j} C(Z)_{ij}^2, \quad C(Z) = \frac{1}{N-1} \sum_b (z_b - \bar z)(z_b - \bar z)^\top,
+    c(Z) = \frac{1}{d} \sum_{i \ne j} C(Z)_{ij}^2, \qquad
+    C(Z) = \frac{1}{N - 1} \sum_b (z_b - \bar z)(z_b - \bar z)^\top,
 
 .. math::
 
-    \mathcal{L} = \lambda\, s(Z, Z') + \mu\, \tfrac12\big[v(Z) + v(Z')\big] + \nu\, \big[c(Z) + c(Z')\big]
+    \mathcal{L} = \lambda\, s(Z, Z') + \mu\, \tfrac12\big[v(Z) + v(Z')\big] + \nu\,\big[c(Z) + c(Z')\big],
 
 with the paper's :math:`\lambda = 25,\ \mu = 25,\ \nu = 1,\ \epsilon = 10^{-4}`. Under
 ``torchrun`` the variance and covariance terms are computed over the *global* batch (the
