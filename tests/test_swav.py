@@ -48,8 +48,8 @@ def test_loss_and_gradients_equal_lightlys(num_local):
 def swav(**changes):
     torch.manual_seed(0)
     kw = dict(proj_dim=8, hidden_dim=16, num_prototypes=6, temperature=0.1, sinkhorn_iterations=3, epsilon=0.05,
-              freeze_prototypes=0.0, num_local=2, global_size=16, local_size=8, global_scale=(0.3, 1.0), local_scale=(0.1, 0.3),
-              strength=0.5)
+              freeze_prototypes=0.0, num_local=2, global_size=16, local_size=8, global_min_scale=0.3,
+              local_min_scale=0.1, local_max_scale=0.3, strength=0.5)
     return SwAV(make_backbone("convnet"), **{**kw, **changes})
 
 

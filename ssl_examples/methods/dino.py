@@ -95,7 +95,8 @@ class DINO(nn.Module):
     def __init__(self, backbone: nn.Module, *, out_dim: int, hidden_dim: int, bottleneck_dim: int,
                  momentum_base: float, student_temp: float, teacher_temp: float, warmup_teacher_temp: float,
                  warmup_fraction: float, center_momentum: float, freeze_last_layer: float, num_local: int,
-                 global_size: int, local_size: int, global_scale: tuple, local_scale: tuple, strength: float):
+                 global_size: int, local_size: int, global_min_scale: float, local_min_scale: float,
+                 local_max_scale: float, strength: float):
         super().__init__()
         self.backbone = backbone
         self.head = DINOHead(backbone.feature_dim, hidden_dim, bottleneck_dim, out_dim)
@@ -107,7 +108,8 @@ class DINO(nn.Module):
         self.student_temp, self.teacher_temps = student_temp, (warmup_teacher_temp, teacher_temp)
         self.warmup_fraction, self.freeze_last_layer = warmup_fraction, freeze_last_layer
         self.crops = dict(num_global=2, num_local=num_local, global_size=global_size, local_size=local_size,
-                          global_scale=global_scale, local_scale=local_scale, strength=strength)
+                          global_scale=(global_min_scale, 1.0),
+                          local_scale=(local_min_scale, local_max_scale), strength=strength)
 
     def teacher_temp(self) -> float:
         """Linear warm-up from ``warmup_teacher_temp`` to ``teacher_temp``, then constant."""
@@ -201,5 +203,5 @@ def build(recipe: DINORecipe, data) -> DINO:
                 center_momentum=recipe.center_momentum, freeze_last_layer=recipe.freeze_last_layer,
                 num_local=recipe.num_local, global_size=recipe.global_size or recipe.image_size,
                 local_size=recipe.local_size,
-                global_scale=(recipe.global_min_scale, 1.0),
-                local_scale=(recipe.local_min_scale, recipe.local_max_scale), strength=recipe.strength)
+                global_min_scale=recipe.global_min_scale, local_min_scale=recipe.local_min_scale,
+                local_max_scale=recipe.local_max_scale, strength=recipe.strength)

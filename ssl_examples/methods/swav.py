@@ -85,8 +85,8 @@ class SwAV(nn.Module):
 
     def __init__(self, backbone: nn.Module, *, proj_dim: int, hidden_dim: int, num_prototypes: int,
                  temperature: float, sinkhorn_iterations: int, epsilon: float, freeze_prototypes: float,
-                 num_local: int, global_size: int, local_size: int, global_scale: tuple, local_scale: tuple,
-                 strength: float):
+                 num_local: int, global_size: int, local_size: int, global_min_scale: float, local_min_scale: float,
+                 local_max_scale: float, strength: float):
         super().__init__()
         self.backbone = backbone
         self.head = mlp([backbone.feature_dim, hidden_dim, proj_dim])
@@ -96,7 +96,8 @@ class SwAV(nn.Module):
         self.freeze_prototypes = freeze_prototypes  # fraction of the run with fixed prototypes
         self.register_buffer("progress", torch.zeros(()))  # saved with checkpoints: resume knows it
         self.crops = dict(num_global=2, num_local=num_local, global_size=global_size, local_size=local_size,
-                          global_scale=global_scale, local_scale=local_scale, strength=strength)
+                          global_scale=(global_min_scale, 1.0),
+                          local_scale=(local_min_scale, local_max_scale), strength=strength)
 
     @torch.no_grad()
     def normalize_prototypes(self) -> None:
@@ -176,5 +177,5 @@ def build(recipe: SwAVRecipe, data) -> SwAV:
                 sinkhorn_iterations=recipe.sinkhorn_iterations, epsilon=recipe.epsilon,
                 freeze_prototypes=recipe.freeze_prototypes, num_local=recipe.num_local,
                 global_size=recipe.global_size or recipe.image_size, local_size=recipe.local_size,
-                global_scale=(recipe.global_min_scale, 1.0),
-                local_scale=(recipe.local_min_scale, recipe.local_max_scale), strength=recipe.strength)
+                global_min_scale=recipe.global_min_scale, local_min_scale=recipe.local_min_scale,
+                local_max_scale=recipe.local_max_scale, strength=recipe.strength)
