@@ -219,7 +219,9 @@ def cmd_pretrain(args) -> None:
     torch.manual_seed(runtime.seed)
     model = method.build(recipe, data)
     run_dir.mkdir(parents=True, exist_ok=True)
-    rank0 = os.environ.get("RANK", "0") == "0"  # under torchrun only rank 0 talks and evaluates
+    # Under torchrun only rank 0 talks and evaluates. The process group does not exist yet
+    # (train() joins it), so read the rank torchrun puts in the environment.
+    rank0 = os.environ.get("RANK", "0") == "0"
     if rank0:
         print(f"pre-training {args.method} on {data_name} ({len(data.pretrain)} images, {recipe.image_size} px), "
               f"backbone {recipe.backbone}, {recipe.epochs} epochs, device {device}")

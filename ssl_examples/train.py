@@ -27,7 +27,9 @@ import torch.distributed as dist
 from torch import nn
 from tqdm import tqdm
 
+from .cache import atomic_save
 from .data import make_loader, resident
+from .distributed import rank_and_world
 from .errors import UserError
 
 
@@ -106,13 +108,6 @@ def autocast_dtype(device: torch.device, precision: str) -> torch.dtype | None:
 # --8<-- [end:device]
 
 
-def distributed_info() -> tuple[int, int]:
-    """(rank, world size); (0, 1) outside ``torchrun``."""
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
-
-
 def init_distributed(device: torch.device) -> None:
     """Join the process group that ``torchrun`` describes in the environment, if any."""
     if "RANK" in os.environ and not dist.is_initialized():
@@ -189,10 +184,7 @@ def warmup_cosine(total_steps: int, warmup_steps: int):
 # --8<-- [start:checkpoint]
 def save_checkpoint(path: Path, state: dict) -> None:
     """Write to a temporary file, then rename: a crash never leaves a half-written checkpoint."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    atomic_save(state, path)
 
 
 def load_checkpoint(path: Path) -> dict:
@@ -280,7 +272,7 @@ def train(model: nn.Module, dataset, recipe: Recipe, runtime: Runtime,
     """
     device = pick_device(runtime.device)
     init_distributed(device)
-    rank, world = distributed_info()
+    rank, world = rank_and_world()
     amp_dtype = autocast_dtype(device, runtime.precision)
     model.to(device)
     if runtime.channels_last:

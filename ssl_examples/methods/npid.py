@@ -78,9 +78,9 @@ def nce_loss(f: torch.Tensor, index: torch.Tensor, bank: torch.Tensor, temperatu
     noise = torch.randint(0, n, (negatives,), device=f.device)
     positive = (f * bank[index]).sum(dim=1, keepdim=True)  # column 0: the image's own entry
     scores = torch.exp(torch.cat([positive, f @ bank[noise].T], dim=1) / temperature)  # (N, 1 + m)
-    if z.item() == 0:
-        with torch.no_grad():
-            z.fill_(gather(scores.mean()[None]).mean().item() * n)
+    with torch.no_grad():  # set z once, without asking the GPU for its value (no host sync)
+        estimate = gather(scores.mean()[None]).mean() * n
+        z.copy_(torch.where(z == 0, estimate, z))
     p = scores / z  # P(i | f) for each key
     h = p / (p + negatives / n)  # probability that a key is the data, not the noise
     eps = 1e-7
