@@ -183,6 +183,9 @@ class MoCoRecipe(Recipe):
 
 # The embedded data has 3000 images: a queue of 1024 keeps every image's own older keys out
 # of its negatives (keep K well below the dataset size), and 4 groups of 16 for BatchNorm.
+# Validation split, seed 0, best layer (linear / kNN %; random init: 37.9 / 24.8):
+# this recipe 41.1 / 20.0; momentum 0.9: 26.9 / 16.5 (the keys collapse onto one direction);
+# 12 epochs (before the world's backgrounds were blurred) did no better. See the page.
 RECIPE = MoCoRecipe(image_size=32, num_images=3000, epochs=5, batch_size=64, lr=2e-3, weight_decay=5e-4,
                     queue_size=1024, bn_splits=4)
 

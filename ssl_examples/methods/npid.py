@@ -134,6 +134,10 @@ class NPIDRecipe(Recipe):
 
 # Each bank entry is refreshed once per epoch, so NPID needs many epochs: the one-minute recipe
 # takes 500 images for 30 epochs (3000 images for 5 epochs stayed below random init on kNN).
+# Validation split, seed 0, best layer (linear / kNN %; random init: 37.9 / 24.8):
+# this recipe 35.7 / 18.1; 1000 images for 15 epochs 32.6 / 18.6; the paper's proximal term
+# (prox_weight=30) 35.5 / 20.3; a bank started from the untrained network 30.6 / 16.5. None
+# reaches the random init: see the page for why.
 RECIPE = NPIDRecipe(image_size=32, num_images=500, epochs=30, batch_size=64, lr=2e-3, weight_decay=5e-4)
 
 # The GPU tier (`bench --tier gpu`): a CIFAR-style ResNet-18 on up to 50 000 world images, batch 512,

@@ -66,6 +66,8 @@ class RotationRecipe(Recipe):
     hidden_dim: int = 256  # the rotation classifier's hidden layer
 
 
+# Validation split, seed 0, best layer (linear / kNN %; random init: 37.9 / 24.8):
+# this recipe 57.9 / 39.3 (block4 / block5), 46 s.
 RECIPE = RotationRecipe(image_size=32, num_images=3000, epochs=3, batch_size=64, lr=2e-3, weight_decay=5e-4)
 
 # The GPU tier (`bench --tier gpu`): a CIFAR-style ResNet-18 on up to 50 000 world images, batch 512,
