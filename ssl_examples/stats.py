@@ -51,3 +51,19 @@ def format_interval(values, scale: float = 100.0, digits: int = 1) -> str:
     if math.isnan(half):
         return f"{scale * mean:.{digits}f}"
     return f"{scale * mean:.{digits}f} ± {scale * half:.{digits}f}"
+
+
+# What "the method learned something" means in this course (the examples issue's bars): over
+# the seeds, the mean gain over random init reaches the bar and its 95 % interval lies above 0.
+BARS = {"linear": 0.08, "knn": 0.03}
+
+
+def meets_bar(values, baseline, protocol: str) -> bool:
+    mean, half = gain_interval(values, baseline)
+    return mean >= BARS[protocol] and half == half and mean - half > 0  # half is nan with one seed
+
+
+def verdict(row: dict, random_init: dict) -> str:
+    """'both', 'linear only', 'kNN only' or 'neither': which bars a bench row meets."""
+    lin, knn = (meets_bar(row[p], random_init[p], p) for p in ("linear", "knn"))
+    return {(True, True): "both", (True, False): "linear only", (False, True): "kNN only"}.get((lin, knn), "neither")

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from mkdocs.exceptions import PluginError
 
-from ssl_examples.stats import gain_interval, mean_interval
+from ssl_examples.stats import BARS, gain_interval, mean_interval, verdict
 
 MARKER = re.compile(r"<!-- bench:([a-z-]+)(?: ([\w-]+))?(?: ([\w.]+))? -->")
 RESULTS_MARKER = re.compile(r"<!-- results:([\w-]+) -->")
@@ -84,8 +84,8 @@ def titles() -> dict[str, str]:
 
 def method_rows(results: dict, names: list[str]) -> str:
     title = titles()
-    lines = ["| method | s / seed | linear probe | gain | kNN | gain | random init: linear / kNN | supervised: linear |",
-             "|---|--:|--:|--:|--:|--:|--:|--:|"]
+    lines = ["| method | s / seed | linear probe | gain | kNN | gain | random init: linear / kNN | supervised: linear "
+             "| bars met |", "|---|--:|--:|--:|--:|--:|--:|--:|:-:|"]
     for name in names:
         r = results["methods"][name]
         b = results["baselines"][r["baseline"]]
@@ -95,12 +95,16 @@ def method_rows(results: dict, names: list[str]) -> str:
             f"| {nowrap(title.get(name, name))} | {seconds:.0f} "
             f"| {nowrap(interval(r['linear']))} <small>{r['best']['linear']}</small> | {nowrap(gain(r['linear'], rnd['linear']))} "
             f"| {nowrap(interval(r['knn']))} <small>{r['best']['knn']}</small> | {nowrap(gain(r['knn'], rnd['knn']))} "
-            f"| {nowrap(interval(rnd['linear']) + ' / ' + interval(rnd['knn']))} | {nowrap(interval(sup['linear']))} |")
+            f"| {nowrap(interval(rnd['linear']) + ' / ' + interval(rnd['knn']))} | {nowrap(interval(sup['linear']))} "
+            f"| {verdict(r, rnd)} |")
     seeds = sorted({len(results["methods"][n]["seeds"]) for n in names})
     lines += ["", f"Top-1 accuracy (%) on the test split: mean over {'/'.join(map(str, seeds))} seeds "
               "± the 95 % interval (Student t). Each protocol is read at the layer (in small type) "
               "with the best mean accuracy on the validation split; random init is read at its "
-              "own best layer. Gains are paired by seed; bold ones have their whole interval above zero."]
+              "own best layer. Gains are paired by seed; bold ones have their whole interval above zero. "
+              f"*Bars met*: which of the course's bars the method reaches (a gain of at least "
+              f"{100 * BARS['linear']:.0f} points on the linear probe, {100 * BARS['knn']:.0f} on kNN, "
+              "each with its interval above zero)."]
     return "\n".join(lines)
 
 
