@@ -25,7 +25,7 @@ every process gathers the others' embeddings, so W processes with N images each 
 exactly the loss of one process with WN images.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
@@ -105,6 +105,12 @@ class BarlowTwinsRecipe(Recipe):
 
 RECIPE = BarlowTwinsRecipe(image_size=32, num_images=3000, epochs=5, batch_size=64, lr=2e-3, weight_decay=5e-4,
                            proj_dim=512, hidden_dim=512, lambd=1 / 512, min_scale=0.2)
+
+# The GPU tier (`bench --tier gpu`): a CIFAR-style ResNet-18 on up to 50 000 world images, batch 512,
+# a 2048-d projector (the usual CIFAR-10 size; the paper's 8192 is for ImageNet) with the paper's
+# lambda; two views of each image. Sizes not yet measured on a GPU.
+GPU_RECIPE = replace(RECIPE, backbone="resnet18-cifar", num_images=50_000, batch_size=512, epochs=40,
+                     proj_dim=2048, hidden_dim=2048, lambd=5e-3)
 
 
 def build(recipe: BarlowTwinsRecipe, data) -> BarlowTwins:

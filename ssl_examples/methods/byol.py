@@ -30,7 +30,7 @@ moves fast at first and freezes at the end.
 """
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
@@ -116,6 +116,12 @@ class BYOLRecipe(Recipe):
 
 RECIPE = BYOLRecipe(image_size=32, num_images=3000, epochs=5, batch_size=64, lr=2e-3, weight_decay=5e-4,
                     tau_base=0.99, hidden_dim=512, proj_dim=128, min_scale=0.2)
+
+# The GPU tier (`bench --tier gpu`): a CIFAR-style ResNet-18 on up to 50 000 world images, batch 512,
+# with the paper's head sizes (4096-d hidden layer, 256-d output); two views and a target forward per
+# image, about a third more work than SimCLR an epoch. Sizes not yet measured on a GPU.
+GPU_RECIPE = replace(RECIPE, backbone="resnet18-cifar", num_images=50_000, batch_size=512, epochs=40,
+                     hidden_dim=4096, proj_dim=256)
 
 
 def build(recipe: BYOLRecipe, data) -> BYOL:

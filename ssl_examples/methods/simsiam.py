@@ -22,7 +22,7 @@ averaged over the N images of the batch; its minimum is -1. The projector ends w
 bottleneck MLP (d -> d/4 -> d).
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
@@ -98,6 +98,12 @@ class SimSiamRecipe(Recipe):
 
 RECIPE = SimSiamRecipe(image_size=32, num_images=3000, epochs=5, batch_size=64, lr=2e-3, weight_decay=5e-4,
                        proj_dim=256, hidden_dim=512, pred_dim=64)
+
+# The GPU tier (`bench --tier gpu`): a CIFAR-style ResNet-18 on up to 50 000 world images, batch 512,
+# with the paper's CIFAR-10 heads (2048-d projector, 512-d predictor bottleneck); two views of each
+# image, as much work as SimCLR an epoch. Sizes not yet measured on a GPU.
+GPU_RECIPE = replace(RECIPE, backbone="resnet18-cifar", num_images=50_000, batch_size=512, epochs=40,
+                     proj_dim=2048, hidden_dim=2048, pred_dim=512)
 
 
 def build(recipe: SimSiamRecipe, data) -> SimSiam:

@@ -31,7 +31,7 @@ views,
 averaged over the images.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
@@ -168,6 +168,12 @@ class SwAVRecipe(Recipe):
 RECIPE = SwAVRecipe(image_size=32, num_images=3000, epochs=5, batch_size=64, lr=2e-3, weight_decay=5e-4,
                     hidden_dim=512, proj_dim=128, num_prototypes=100, num_local=4, global_min_scale=0.3,
                     local_min_scale=0.1, local_max_scale=0.3, strength=0.5, freeze_prototypes=0.1)
+
+# The GPU tier (`bench --tier gpu`): a CIFAR-style ResNet-18 on up to 50 000 world images, batch 512,
+# with the paper's head (2048-d hidden layer, 128-d output, 3000 prototypes); two global views and
+# four small local ones, about one and a half times SimCLR's work an epoch. Sizes not yet measured on a GPU.
+GPU_RECIPE = replace(RECIPE, backbone="resnet18-cifar", num_images=50_000, batch_size=512, epochs=30,
+                     hidden_dim=2048, proj_dim=128, num_prototypes=3000)
 
 
 def build(recipe: SwAVRecipe, data) -> SwAV:

@@ -31,7 +31,7 @@ each process's own images, as in the authors' code; W processes with N images ea
 train exactly as one process with WN.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
@@ -120,6 +120,12 @@ class VICRegRecipe(Recipe):
 
 RECIPE = VICRegRecipe(image_size=32, num_images=3000, epochs=5, batch_size=64, lr=2e-3, weight_decay=5e-4,
                       proj_dim=512, hidden_dim=512, min_scale=0.2)
+
+# The GPU tier (`bench --tier gpu`): a CIFAR-style ResNet-18 on up to 50 000 world images, batch 512,
+# a 2048-d expander (the usual CIFAR-10 size; the paper's 8192 is for ImageNet) and the paper's
+# coefficients; two views of each image. Sizes not yet measured on a GPU.
+GPU_RECIPE = replace(RECIPE, backbone="resnet18-cifar", num_images=50_000, batch_size=512, epochs=40,
+                     proj_dim=2048, hidden_dim=2048)
 
 
 def build(recipe: VICRegRecipe, data) -> VICReg:
