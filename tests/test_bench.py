@@ -53,11 +53,13 @@ def test_seeds_tiers_and_methods_are_checked_before_any_work(tmp_path):
     assert not (tmp_path / "b.json").exists()
 
 
-def test_every_method_has_a_gpu_recipe_on_a_resnet():
+def test_every_method_has_a_gpu_recipe_on_its_backbone():
+    """The GPU tier trains a ResNet-18, or the small ViT for the ViT methods."""
     from ssl_examples.checks import check_recipe
-    from ssl_examples.methods import METHODS
+    from ssl_examples.methods import BY_NAME, METHODS
 
     for name, module in METHODS.items():
         check_recipe(module.GPU_RECIPE, module)
-        assert module.GPU_RECIPE.backbone == "resnet18-cifar", name
+        wanted = "vit-tiny-half" if BY_NAME[name].family == "vit" else "resnet18-cifar"
+        assert module.GPU_RECIPE.backbone == wanted, name
         assert type(module.GPU_RECIPE) is type(module.RECIPE), name
