@@ -37,14 +37,21 @@ def final_steps(deck) -> list[int]:
     return keep
 
 
+LOAD_TIMEOUT_MS = 180_000
+
+
 class _Quiet(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
 
 def print_deck(page, base: str, slug: str, out: Path) -> int:
-    page.goto(f"{base}/slides/{slug}/")
-    page.wait_for_load_state("networkidle")
+    # Wait for what the PDF needs, not for network silence (which a loaded machine can miss
+    # within the default 30 s): the page, remark's slides, then every image decoded.
+    page.goto(f"{base}/slides/{slug}/", wait_until="load", timeout=LOAD_TIMEOUT_MS)
+    page.wait_for_function("document.querySelectorAll('.remark-slide-container').length > 0",
+                           timeout=LOAD_TIMEOUT_MS)
+    page.wait_for_function("[...document.images].every(i => i.complete)", timeout=LOAD_TIMEOUT_MS)
     source = page.evaluate("JSON.parse(document.getElementById('deck-data').textContent).source")
     deck = parse_deck(source, f"slides/{slug}.md")
     keep = final_steps(deck)
