@@ -435,3 +435,11 @@ def test_hook_renders_stored_tables_and_refuses_bad_markers(tmp_path):
                          ("x\n<!-- application:chart ood -->", "applications/ood.md:2: unknown marker")]:
         with pytest.raises(PluginError, match=message):
             hook.on_page_markdown(bad, page, config, None)
+
+
+def test_hook_leaves_markers_in_code_spans_alone():
+    """A page that writes about a marker (contributing.md) shows it as code."""
+    hook = load_hook()
+    page = SimpleNamespace(file=SimpleNamespace(src_path="contributing.md"))
+    text = "shows them with `<!-- application:tables NAME -->` and more"
+    assert hook.on_page_markdown(text, page, {"docs_dir": "."}, None) == text

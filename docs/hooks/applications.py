@@ -86,11 +86,17 @@ def on_config(config, **kwargs):
     return config
 
 
+def in_code(line: str, position: int) -> bool:
+    """Whether ``position`` lies inside a `code span` (a page that writes about a marker)."""
+    return line[:position].count("`") % 2 == 1
+
+
 def on_page_markdown(markdown, page, config, files):
     if "<!-- application:" not in markdown:
         return markdown
     lines = markdown.split("\n")
     for i, line in enumerate(lines):
         where = f"{page.file.src_path}:{i + 1}"
-        lines[i] = MARKER.sub(lambda m: render(m.group(1), m.group(2).split(), config["docs_dir"], where), line)
+        lines[i] = MARKER.sub(lambda m: m.group(0) if in_code(line, m.start()) else
+                              render(m.group(1), m.group(2).split(), config["docs_dir"], where), line)
     return "\n".join(lines)
