@@ -201,10 +201,14 @@ def test_site_keyboard(built_site, serve, new_page):
     page.keyboard.press("Enter")
     assert page.evaluate("location.hash") == "#why-self-supervision"
     stops = []
-    for _ in range(6):                                          # links in the text show focus
+    for _ in range(7):                                          # links in the text show focus
         page.keyboard.press("Tab")
         stops.append(page.evaluate(focused))
-    assert all(s["visible"] and s["outline"] for s in stops), stops
+    # After a skip link, Chromium may spend one Tab on the document itself (activeElement is
+    # <body>, no element has focus), depending on when the theme has handled the new hash: not
+    # a stop a reader sees. Every element that does take focus must show it.
+    elements = [s for s in stops if s["tag"] != "BODY"]
+    assert len(elements) >= 6 and all(s["visible"] and s["outline"] for s in elements), stops
     page.keyboard.press("/")                                    # search, then a result, by keys
     assert page.evaluate("document.activeElement.classList.contains('md-search__input')")
     page.keyboard.type("jigsaw")
