@@ -128,3 +128,11 @@ def test_stored_tables_exist_for_their_markers():
     for page_path in docs.rglob("*.md"):
         for name in re.findall(r"<!-- results:([\w-]+) -->", page_path.read_text()):
             assert (docs / "results" / f"{name}.json").is_file(), f"{page_path.name}: run the command that writes {name}.json"
+
+
+def test_misses_marker_lists_methods_below_a_bar(config):
+    # rotation: linear +20 on every seed (met), kNN +1.0 ± 2.5 (below the 3-point bar)
+    out = render("<!-- bench:misses -->", config)
+    assert "**Rotation** (bars met: linear only)" in out and "kNN +1.0 ± 2.5" in out
+    row = next(line for line in render("<!-- bench:method rotation -->", config).splitlines() if "Rotation" in line)
+    assert row.endswith("| linear only |")

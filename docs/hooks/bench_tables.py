@@ -7,6 +7,7 @@ A page writes a marker where a table belongs, and the build replaces it:
 * ``<!-- bench:method NAME -->``: one method's row next to its baselines (method pages);
 * ``<!-- bench:layers NAME -->``: one method's per-layer probes beside random init;
 * ``<!-- bench:finetune NAME -->``: one method's fine-tuning accuracies per label fraction;
+* ``<!-- bench:misses -->``: the methods that do not meet both bars, with the gains they do show;
 * ``<!-- bench:baselines -->``: raw pixels, random init and supervised, per backbone;
 * ``<!-- bench:machine -->`` (or ``machine gpu``): where and when the numbers were measured;
 * ``<!-- bench:layer-figures -->``: the per-layer figure of every family (``figures/results.py``);
@@ -32,7 +33,7 @@ from ssl_examples.stats import BARS, gain_interval, mean_interval, verdict
 
 MARKER = re.compile(r"<!-- bench:([a-z-]+)(?: ([\w-]+))?(?: ([\w.]+))? -->")
 RESULTS_MARKER = re.compile(r"<!-- results:([\w-]+) -->")
-KINDS = ("table", "method", "layers", "finetune", "baselines", "machine", "layer-figures", "field")
+KINDS = ("table", "method", "layers", "finetune", "baselines", "machine", "layer-figures", "field", "misses")
 FILES = {"cpu": "bench.json", "gpu": "bench-gpu.json"}
 
 
@@ -106,6 +107,20 @@ def method_rows(results: dict, names: list[str]) -> str:
               f"{100 * BARS['linear']:.0f} points on the linear probe, {100 * BARS['knn']:.0f} on kNN, "
               "each with its interval above zero)."]
     return "\n".join(lines)
+
+
+def misses(results: dict) -> str:
+    """A list of the methods below a bar, so the text around it never goes stale."""
+    title = titles()
+    items = []
+    for name in [n for n in title if n in results["methods"]]:
+        r = results["methods"][name]
+        rnd = results["baselines"][r["baseline"]]["random_init"]
+        met = verdict(r, rnd)
+        if met != "both":
+            items.append(f"- **{title[name]}** (bars met: {met}): linear {gain(r['linear'], rnd['linear'])}, "
+                         f"kNN {gain(r['knn'], rnd['knn'])} points over random init")
+    return "\n".join(items) if items else "Every measured method meets both bars."
 
 
 def layer_rows(results: dict, name: str) -> str:
@@ -214,6 +229,8 @@ def on_page_markdown(markdown, page, config, files):
             raise PluginError(f"{page.file.src_path}: unknown marker <!-- bench:{kind} -->; use one of {', '.join(KINDS)}")
         if kind == "layer-figures":
             return layer_figures(page)
+        if kind == "misses":
+            return misses(load(config))
         if kind in ("table", "machine", "baselines"):
             tier = arg or "cpu"
             if tier not in FILES:
