@@ -211,8 +211,13 @@ def test_site_keyboard(built_site, serve, new_page):
     assert len(elements) >= 6 and all(s["visible"] and s["outline"] for s in elements), stops
     page.keyboard.press("/")                                    # search, then a result, by keys
     assert page.evaluate("document.activeElement.classList.contains('md-search__input')")
+    # The search worker builds its index after the page loads (a few seconds for this site, more
+    # on a busy machine): type once it says it is ready, or the keys go to an index not yet built.
+    page.wait_for_function("() => { const m = document.querySelector('.md-search-result__meta'); "
+                           "return m && m.textContent.trim() && !/initiali[sz]ing/i.test(m.textContent) }",
+                           timeout=60_000)
     page.keyboard.type("jigsaw")
-    page.wait_for_selector(".md-search-result__link")
+    page.wait_for_selector(".md-search-result__link", timeout=60_000)
     page.keyboard.press("ArrowDown")
     assert page.evaluate("document.activeElement.classList.contains('md-search-result__link')")
     # Whichever page ranks first (several pages mention jigsaws), Enter must open it.
