@@ -64,7 +64,7 @@ def main() -> None:
     recipe = replace(method.RECIPE, **base, **extra)
     for seed in args.seeds:
         torch.manual_seed(seed)
-        data = load_for_method(method, "world", recipe.image_size, recipe.num_images)
+        data = load_for_method(method, recipe)
         model = method.build(recipe, data)
         cpu = time.process_time()
         train(model, data.pretrain, recipe, Runtime(device="cpu", seed=seed, progress=False))
