@@ -33,12 +33,12 @@ def headline(scores: dict, split: str) -> dict:
     return {p: scores["layers"][scores["best"][p]][p][split] for p in ("linear", "knn")}
 
 
-def random_init(recipe: Recipe, data, seed: int, cache: Path) -> dict:
-    key = f"{recipe.backbone}-{recipe.image_size}-{recipe.num_images}-{seed}"
+def random_init(recipe: Recipe, data, seed: int, cache: Path, in_channels: int) -> dict:
+    key = f"{recipe.backbone}-{recipe.image_size}-{in_channels}ch-{recipe.num_images}-{seed}"
     known = json.loads(cache.read_text()) if cache.exists() else {}
     if key not in known:
         torch.manual_seed(seed)
-        known[key] = frozen_protocols(make_backbone(recipe.backbone), data, torch.device("cpu"))
+        known[key] = frozen_protocols(make_backbone(recipe.backbone, in_channels), data, torch.device("cpu"))
         cache.write_text(json.dumps(known))
     return known[key]
 
@@ -73,7 +73,7 @@ def main() -> None:
         if args.save:
             args.save.mkdir(parents=True, exist_ok=True)
             torch.save(model.backbone.state_dict(), args.save / f"{args.method}-{'-'.join(args.set)}-{seed}.pt")
-        rand = random_init(recipe, data, seed, args.cache)
+        rand = random_init(recipe, data, seed, args.cache, model.backbone.in_channels)
         val, rval = headline(scores, "val"), headline(rand, "val")
         row = {"method": args.method, "set": args.set, "view_size": args.view_size, "seed": seed, "cpu_s": round(cpu, 1),
                "val": val, "random_val": rval, "test": headline(scores, "test"),
