@@ -22,6 +22,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ssl_examples.__main__ import recipe_settings  # noqa: E402
+from ssl_examples.checks import check_recipe  # noqa: E402
 from ssl_examples.data import load_for_method  # noqa: E402
 from ssl_examples.evaluate import frozen_protocols  # noqa: E402
 from ssl_examples.methods import METHODS  # noqa: E402
@@ -62,6 +63,7 @@ def main() -> None:
     base = {k: v for k, v in recipe_settings(method.RECIPE, [s for s in args.set if s.split("=")[0] in fields]).items()}
     extra = recipe_settings(method.RECIPE, [s for s in args.set if s.split("=")[0] not in fields])
     recipe = replace(method.RECIPE, **base, **extra)
+    check_recipe(recipe, method)  # a bad --set fails here, before any training, as on the command line
     for seed in args.seeds:
         torch.manual_seed(seed)
         data = load_for_method(method, recipe)

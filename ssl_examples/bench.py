@@ -29,6 +29,7 @@ from pathlib import Path
 
 import torch
 
+from .checks import check_recipe
 from .data import load_for_method
 from .errors import UserError
 from .evaluate import SupervisedClassifier, finetune, frozen_protocols, knn_accuracy, linear_probe
@@ -138,10 +139,10 @@ def run_bench(names: list[str] | None, out: Path | None, runtime: Runtime, seeds
     if not seeds:
         raise UserError("--seeds needs at least one seed (three give an interval worth reading)")
     names = names or list(METHODS)
-    for name in names:  # unknown names fail before hours of work
+    for name in names:  # unknown names and recipes that cannot train fail before hours of work
         if name not in METHODS:
             raise UserError(f"unknown method {name!r}; choose one of {', '.join(METHODS)}")
-        tier_recipe(METHODS[name], tier)
+        check_recipe(tier_recipe(METHODS[name], tier), METHODS[name])
     out = Path(out or DEFAULT_OUT[tier])
     results = json.loads(out.read_text()) if out.exists() else {"methods": {}, "baselines": {}}
     runtime = replace(runtime, progress=False)

@@ -1,10 +1,12 @@
-"""Checks of every recipe and runtime value, made once where the values enter (the CLI).
+"""Checks of every recipe and runtime value, made once where the values enter (the CLI, the benchmark).
 
 A value no method can train with (a batch of 0, a NaN learning rate, a negative
 temperature, an unknown backbone, an image too small to cut into a method's patches) is a
 ``UserError``: one line, before any work. The rules go by field name, so a new method's
 recipe fields are checked without new code when they follow the names used here; a method
-with needs of its own defines ``check(recipe)`` in its module, which runs after these.
+with needs of its own (patches that must fit the image, a minimum below its maximum) defines
+a module-level ``check(recipe)``, which runs after these and fails in the same
+``name=value: need`` form.
 """
 
 import math
@@ -81,20 +83,28 @@ EXACT = {
     # 0 means "the image size" for a view, and "none" for the local crops of multi-crop
     "view_size": _count_or_zero,
     "global_size": _count_or_zero,
+    "local_size": _count,  # a local crop always has a side of its own
     "num_local": _count_or_zero,
+    "tau_base": _probability,  # BYOL's name for the momentum of its moving average
 }
+
+# Sides of the views a method cuts from each image (0: the image size). A view is a crop
+# resampled to this side: one larger than the image would only blow its pixels up, at a
+# higher cost, so check_recipe refuses it.
+VIEW_SIZES = ("view_size", "global_size", "local_size")
 
 
 def rule_for(name: str, value):
     if name in EXACT:
         return EXACT[name]
-    if "temperature" in name or name.endswith(("_eps", "epsilon")):
+    if "temperature" in name or name.endswith(("_temp", "_eps", "epsilon")):
         return _positive
     if "momentum" in name or name.endswith(("_p", "_prob", "_ratio")):
         return _probability
     if name.endswith("scale"):
         return _fraction
-    if name.endswith(("_weight", "lambda", "_coeff")) or name.startswith("weight_"):
+    # "lambd": Barlow Twins' weight (lambda is a Python keyword)
+    if name.endswith(("_weight", "lambda", "lambd", "_coeff")) or name.startswith("weight_"):
         return _weight
     if isinstance(value, bool):
         return None
@@ -124,6 +134,10 @@ def check_recipe(recipe, method=None) -> None:
             rule(f.name, value)
     if recipe.warmup_epochs > recipe.epochs:
         _fail("warmup_epochs", recipe.warmup_epochs, f"must not exceed the {recipe.epochs} epochs")
+    for name in VIEW_SIZES:
+        size = getattr(recipe, name, 0)
+        if size > recipe.image_size:
+            _fail(name, size, f"must not exceed the image size ({recipe.image_size} px)")
     if method is not None and hasattr(method, "check"):
         method.check(recipe)
 

@@ -1,9 +1,14 @@
+import re
+from dataclasses import replace
+
 import pytest
 import torch
 from lightly.loss import BarlowTwinsLoss
 
+from ssl_examples.checks import check_recipe
 from ssl_examples.errors import UserError
-from ssl_examples.methods.barlow_twins import RECIPE, BarlowTwins, barlow_twins_loss, build
+from ssl_examples.methods import barlow_twins
+from ssl_examples.methods.barlow_twins import RECIPE, BarlowTwins, barlow_twins_loss
 from ssl_examples.nets import make_backbone
 
 from .gloo import average_gradients, run_processes
@@ -88,12 +93,12 @@ def test_two_processes_with_batch_b_equal_one_process_with_batch_2b(tmp_path):
     assert abs(small_model().loss_from_views(*(v[:b] for v in views(2 * b)))[0].item() - loss.item()) > 1e-3
 
 
-def test_bad_recipe_values_are_user_errors():
-    from dataclasses import replace
-
-    with pytest.raises(UserError, match="lambd"):
-        build(replace(RECIPE, lambd=-1.0), None)
-    with pytest.raises(UserError, match="min_scale"):
-        build(replace(RECIPE, min_scale=0.0), None)
-    with pytest.raises(UserError, match="views of 48 px do not fit 32 px images"):
-        build(replace(RECIPE, view_size=48), None)
+def test_bad_recipe_values_are_one_line_errors_of_the_shared_checks():
+    """Bad values fail in ``check_recipe``: the shared rules by name, then the module's ``check``."""
+    check_recipe(RECIPE, barlow_twins)
+    for bad, message in [(dict(lambd=-1.0), "lambd=-1.0: must be 0 or more"),
+                         (dict(min_scale=0.0), "min-scale=0.0: must be a fraction in (0, 1]"),
+                         (dict(hidden_dim=0), "hidden-dim=0: must be a whole number of at least 1"),
+                         (dict(view_size=48), "view-size=48: must not exceed the image size (32 px)")]:
+        with pytest.raises(UserError, match=re.escape(message)):
+            check_recipe(replace(RECIPE, **bad), barlow_twins)

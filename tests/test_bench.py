@@ -53,6 +53,19 @@ def test_seeds_tiers_and_methods_are_checked_before_any_work(tmp_path):
     assert not (tmp_path / "b.json").exists()
 
 
+def test_a_recipe_that_cannot_train_fails_before_any_work(tmp_path, monkeypatch):
+    from ssl_examples.methods import swav
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("data loaded before the recipes were checked")
+
+    monkeypatch.setattr(bench, "load_for_method", no_work)
+    monkeypatch.setattr(swav, "GPU_RECIPE", replace(swav.GPU_RECIPE, local_size=40))
+    with pytest.raises(UserError, match=r"local-size=40: must not exceed the image size \(32 px\)"):
+        bench.run_bench(["rotation", "swav"], tmp_path / "b.json", Runtime(device="cpu"), tier="gpu")
+    assert not (tmp_path / "b.json").exists()
+
+
 def test_every_method_has_a_gpu_recipe_on_its_backbone():
     """The GPU tier trains a ResNet-18, or the small ViT for the ViT methods."""
     from ssl_examples.checks import check_recipe

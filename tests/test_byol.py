@@ -1,12 +1,17 @@
+import re
+from dataclasses import replace
+
 import pytest
 import torch
 from lightly.loss import NegativeCosineSimilarity
 
+from ssl_examples.checks import check_recipe
 from ssl_examples.data import TensorImages
 from ssl_examples.ema import cosine_momentum
 from ssl_examples.errors import UserError
 from ssl_examples.figures.collapse import byol_pair, spread_during_training
-from ssl_examples.methods.byol import BYOL, RECIPE, build, normalized_mse
+from ssl_examples.methods import byol
+from ssl_examples.methods.byol import BYOL, RECIPE, normalized_mse
 from ssl_examples.nets import make_backbone
 from ssl_examples.train import Recipe, Runtime, train
 
@@ -87,12 +92,12 @@ def test_without_its_predictor_byol_collapses_on_the_world_and_with_it_does_not(
     assert final[True] > 0.5, final  # the predictor keeps them spread, near 1/sqrt(d) per dimension
 
 
-def test_bad_recipe_values_are_user_errors():
-    from dataclasses import replace
-
-    with pytest.raises(UserError, match="tau_base"):
-        build(replace(RECIPE, tau_base=1.5), None)
-    with pytest.raises(UserError, match="min_scale"):
-        build(replace(RECIPE, min_scale=-0.1), None)
-    with pytest.raises(UserError, match="views of 48 px do not fit 32 px images"):
-        build(replace(RECIPE, view_size=48), None)
+def test_bad_recipe_values_are_one_line_errors_of_the_shared_checks():
+    """Bad values fail in ``check_recipe``: the shared rules by name, then the module's ``check``."""
+    check_recipe(RECIPE, byol)
+    for bad, message in [(dict(tau_base=1.5), "tau-base=1.5: must be a probability between 0 and 1"),
+                         (dict(min_scale=-0.1), "min-scale=-0.1: must be a fraction in (0, 1]"),
+                         (dict(proj_dim=0), "proj-dim=0: must be a whole number of at least 1"),
+                         (dict(view_size=48), "view-size=48: must not exceed the image size (32 px)")]:
+        with pytest.raises(UserError, match=re.escape(message)):
+            check_recipe(replace(RECIPE, **bad), byol)

@@ -50,6 +50,13 @@ def assert_one_line_error(code, err, fragment):
     (["pretrain", "simclr", "--set", "min_scale=2"], "min-scale=2.0: must be a fraction in (0, 1]"),
     (["pretrain", "moco", "--set", "momentum=1.5"], "momentum=1.5: must be a probability"),
     (["pretrain", "moco", "--set", "queue_size=0"], "queue-size=0: must be a whole number of at least 1"),
+    (["pretrain", "byol", "--set", "tau_base=1.5"], "tau-base=1.5: must be a probability between 0 and 1"),
+    (["pretrain", "dino", "--set", "teacher_temp=0"], "teacher-temp=0.0: must be greater than 0"),
+    (["pretrain", "moco_v3", "--set", "view_size=64"], "view-size=64: must not exceed the image size (32 px)"),
+    (["pretrain", "simsiam", "--image-size", "16", "--set", "view_size=24"],
+     "view-size=24: must not exceed the image size (16 px)"),
+    # the method's own check(recipe) runs on the command line too
+    (["pretrain", "swav", "--set", "local_min_scale=0.5"], "local-min-scale=0.5: must not exceed local-max-scale (0.3)"),
     (["pretrain", "rotation", "--layers", "block9"], "--layers: unknown layer 'block9'"),
     (["bench", "--seeds"], "--seeds needs at least one seed"),
     (["bench", "--tier", "tpu"], "unknown tier 'tpu'"),

@@ -1,10 +1,15 @@
+import re
+from dataclasses import replace
+
 import pytest
 import torch
 from lightly.loss import DINOLoss
 
+from ssl_examples.checks import check_recipe
 from ssl_examples.ema import cosine_momentum
 from ssl_examples.errors import UserError
-from ssl_examples.methods.dino import DINO, RECIPE, build, dino_loss, update_center
+from ssl_examples.methods import dino as dino_module  # the name dino is the tests' model maker
+from ssl_examples.methods.dino import DINO, RECIPE, dino_loss, update_center
 from ssl_examples.nets import make_backbone
 
 from .gloo import average_gradients, run_processes
@@ -137,12 +142,16 @@ def test_two_processes_with_batch_b_equal_one_process_with_batch_2b(tmp_path):
     assert (one_half.center - model.center).abs().max() > 1e-4  # not vacuous
 
 
-def test_bad_recipe_values_are_user_errors():
-    from dataclasses import replace
-
-    with pytest.raises(UserError, match="teacher_temp must be positive"):
-        build(replace(RECIPE, teacher_temp=-0.04), None)
-    with pytest.raises(UserError, match="local crops of 48 px do not fit 32 px images"):
-        build(replace(RECIPE, local_size=48), None)
-    with pytest.raises(UserError, match="global views of 40 px do not fit 32 px images"):
-        build(replace(RECIPE, global_size=40), None)
+def test_bad_recipe_values_are_one_line_errors_of_the_shared_checks():
+    """Bad values fail in ``check_recipe``: the shared rules by name, then the module's ``check``."""
+    check_recipe(RECIPE, dino_module)
+    for bad, message in [(dict(teacher_temp=-0.04), "teacher-temp=-0.04: must be greater than 0"),
+                         (dict(warmup_teacher_temp=0.0), "warmup-teacher-temp=0.0: must be greater than 0"),
+                         (dict(center_momentum=1.5), "center-momentum=1.5: must be a probability between 0 and 1"),
+                         (dict(local_size=48), "local-size=48: must not exceed the image size (32 px)"),
+                         (dict(global_size=40), "global-size=40: must not exceed the image size (32 px)"),
+                         (dict(local_min_scale=0.5, local_max_scale=0.2),
+                          "local-min-scale=0.5: must not exceed local-max-scale (0.2)"),
+                         (dict(out_dim=1), "out-dim=1: must be at least 2")]:
+        with pytest.raises(UserError, match=re.escape(message)):
+            check_recipe(replace(RECIPE, **bad), dino_module)

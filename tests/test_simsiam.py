@@ -1,9 +1,14 @@
+import re
+from dataclasses import replace
+
 import pytest
 import torch
 from lightly.loss import NegativeCosineSimilarity
 
+from ssl_examples.checks import check_recipe
 from ssl_examples.errors import UserError
-from ssl_examples.methods.simsiam import RECIPE, SimSiam, build, negative_cosine, output_spread
+from ssl_examples.methods import simsiam
+from ssl_examples.methods.simsiam import RECIPE, SimSiam, negative_cosine, output_spread
 from ssl_examples.nets import make_backbone
 
 from tests.conftest import loss_before_and_after
@@ -67,12 +72,11 @@ def test_a_training_step_lowers_the_loss(tiny_data):
     assert after < before - 0.05  # the loss is a cosine in [-1, 1]; it starts near 0
 
 
-def test_bad_recipe_values_are_user_errors():
-    from dataclasses import replace
-
-    with pytest.raises(UserError, match="positive"):
-        build(replace(RECIPE, pred_dim=0), None)
-    with pytest.raises(UserError, match="min_scale"):
-        build(replace(RECIPE, min_scale=2.0), None)
-    with pytest.raises(UserError, match="views of 48 px do not fit 32 px images"):
-        build(replace(RECIPE, view_size=48), None)
+def test_bad_recipe_values_are_one_line_errors_of_the_shared_checks():
+    """Bad values fail in ``check_recipe``: the shared rules by name, then the module's ``check``."""
+    check_recipe(RECIPE, simsiam)
+    for bad, message in [(dict(pred_dim=0), "pred-dim=0: must be a whole number of at least 1"),
+                         (dict(min_scale=2.0), "min-scale=2.0: must be a fraction in (0, 1]"),
+                         (dict(view_size=48), "view-size=48: must not exceed the image size (32 px)")]:
+        with pytest.raises(UserError, match=re.escape(message)):
+            check_recipe(replace(RECIPE, **bad), simsiam)

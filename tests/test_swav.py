@@ -1,10 +1,15 @@
+import re
+from dataclasses import replace
+
 import pytest
 import torch
 from lightly.loss import SwaVLoss
 from lightly.loss.swav_loss import sinkhorn as lightly_sinkhorn
 
+from ssl_examples.checks import check_recipe
 from ssl_examples.errors import UserError
-from ssl_examples.methods.swav import RECIPE, SwAV, build, sinkhorn, swapped_prediction_loss
+from ssl_examples.methods import swav as swav_module  # the name swav is the tests' model maker
+from ssl_examples.methods.swav import RECIPE, SwAV, sinkhorn, swapped_prediction_loss
 from ssl_examples.nets import make_backbone
 
 from .gloo import average_gradients, run_processes
@@ -118,17 +123,21 @@ def test_two_processes_with_batch_b_equal_one_process_with_batch_2b(tmp_path):
     assert abs(sum(halves) / 2 - loss.item()) > 1e-3
 
 
-def test_bad_recipe_values_are_user_errors():
-    from dataclasses import replace
-
-    with pytest.raises(UserError, match="temperature must be positive"):
-        build(replace(RECIPE, temperature=-0.1), None)
-    with pytest.raises(UserError, match="local crops of 40 px do not fit 32 px images"):
-        build(replace(RECIPE, local_size=40), None)
-    with pytest.raises(UserError, match="crop scales"):
-        build(replace(RECIPE, local_min_scale=0.5, local_max_scale=0.2), None)
-    with pytest.raises(UserError, match="global views of 40 px do not fit 32 px images"):
-        build(replace(RECIPE, global_size=40), None)
+def test_bad_recipe_values_are_one_line_errors_of_the_shared_checks():
+    """Bad values fail in ``check_recipe``: the shared rules by name, then the module's ``check``."""
+    check_recipe(RECIPE, swav_module)
+    for bad, message in [(dict(temperature=-0.1), "temperature=-0.1: must be greater than 0"),
+                         (dict(epsilon=0.0), "epsilon=0.0: must be greater than 0"),
+                         (dict(local_size=40), "local-size=40: must not exceed the image size (32 px)"),
+                         (dict(global_size=40), "global-size=40: must not exceed the image size (32 px)"),
+                         (dict(global_min_scale=0.0), "global-min-scale=0.0: must be a fraction in (0, 1]"),
+                         (dict(local_min_scale=0.5, local_max_scale=0.2),
+                          "local-min-scale=0.5: must not exceed local-max-scale (0.2)"),
+                         (dict(num_prototypes=1), "num-prototypes=1: must be at least 2"),
+                         (dict(sinkhorn_iterations=0), "sinkhorn-iterations=0: must be a whole number of at least 1"),
+                         (dict(num_local=-1), "num-local=-1: must be a whole number, 0 or more")]:
+        with pytest.raises(UserError, match=re.escape(message)):
+            check_recipe(replace(RECIPE, **bad), swav_module)
 
 
 def test_a_bad_recipe_value_on_the_command_line_ends_in_one_line(tmp_path, capsys):
@@ -136,4 +145,4 @@ def test_a_bad_recipe_value_on_the_command_line_ends_in_one_line(tmp_path, capsy
 
     code = main(["pretrain", "swav", "--set", "local_size=40", "--out", str(tmp_path), "--no-progress"])
     err = capsys.readouterr().err.strip().splitlines()
-    assert code == 2 and err == ["error: swav: local crops of 40 px do not fit 32 px images"]
+    assert code == 2 and err == ["error: local-size=40: must not exceed the image size (32 px)"]

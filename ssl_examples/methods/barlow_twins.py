@@ -33,7 +33,6 @@ from torch import nn
 
 from ..augment import simclr_view
 from ..distributed import gather_with_grad
-from ..errors import UserError
 from ..nets import make_backbone, mlp
 from ..train import Recipe
 
@@ -92,16 +91,6 @@ class BarlowTwinsRecipe(Recipe):
     view_size: int = 0  # side of the views in pixels; 0: the image size (as in the paper)
     solarize_p: float = 0.2  # second view only (BYOL's asymmetric views, which the paper uses)
 
-    def check(self) -> None:
-        if self.lambd < 0:
-            raise UserError(f"barlow_twins: the off-diagonal weight lambd must be >= 0, got {self.lambd}")
-        if not 0 < self.min_scale <= 1:
-            raise UserError(f"barlow_twins: min_scale must be in (0, 1], got {self.min_scale}")
-        if not 0 <= self.view_size <= self.image_size:
-            raise UserError(f"barlow_twins: views of {self.view_size} px do not fit {self.image_size} px images")
-        if self.proj_dim < 1 or self.hidden_dim < 1:
-            raise UserError("barlow_twins: proj_dim and hidden_dim must be positive")
-
 
 # Not tuned yet: the paper's recipe scaled to a minute of CPU (smaller heads, 5 epochs of
 # 3000 images, crops from 0.2 of the image). Validation split, mean of seeds 0-2 at the best
@@ -118,7 +107,6 @@ GPU_RECIPE = replace(RECIPE, backbone="resnet18-cifar", num_images=50_000, batch
 
 
 def build(recipe: BarlowTwinsRecipe, data) -> BarlowTwins:
-    recipe.check()
     return BarlowTwins(make_backbone(recipe.backbone), proj_dim=recipe.proj_dim, hidden_dim=recipe.hidden_dim,
                        lambd=recipe.lambd, strength=recipe.strength, min_scale=recipe.min_scale,
                        view_size=recipe.view_size or recipe.image_size,

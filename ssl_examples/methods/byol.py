@@ -38,7 +38,6 @@ from torch import nn
 
 from ..augment import simclr_view
 from ..ema import cosine_momentum, ema_update
-from ..errors import UserError
 from ..nets import make_backbone, mlp
 from ..train import Recipe
 
@@ -103,16 +102,6 @@ class BYOLRecipe(Recipe):
     view_size: int = 0  # side of the views in pixels; 0: the image size (as in the paper)
     solarize_p: float = 0.2  # second view only, as in the paper
 
-    def check(self) -> None:
-        if not 0 <= self.tau_base <= 1:
-            raise UserError(f"byol: tau_base must be in [0, 1], got {self.tau_base}")
-        if not 0 < self.min_scale <= 1:
-            raise UserError(f"byol: min_scale must be in (0, 1], got {self.min_scale}")
-        if not 0 <= self.view_size <= self.image_size:
-            raise UserError(f"byol: views of {self.view_size} px do not fit {self.image_size} px images")
-        if self.proj_dim < 1 or self.hidden_dim < 1:
-            raise UserError("byol: proj_dim and hidden_dim must be positive")
-
 
 # Not tuned yet: the paper's recipe scaled to a minute of CPU (smaller heads, 5 epochs of
 # 3000 images, crops from 0.2 of the image). Validation split, mean of seeds 0-2 at the best
@@ -129,7 +118,6 @@ GPU_RECIPE = replace(RECIPE, backbone="resnet18-cifar", num_images=50_000, batch
 
 
 def build(recipe: BYOLRecipe, data) -> BYOL:
-    recipe.check()
     return BYOL(make_backbone(recipe.backbone), tau_base=recipe.tau_base, proj_dim=recipe.proj_dim,
                 hidden_dim=recipe.hidden_dim, predictor=recipe.predictor, strength=recipe.strength,
                 min_scale=recipe.min_scale, view_size=recipe.view_size or recipe.image_size,

@@ -171,22 +171,6 @@ class DINORecipe(Recipe):
     local_min_scale: float = 0.05
     strength: float = 0.5  # colour jitter (0.4, 0.4, 0.2, 0.1) in the paper
 
-    def check(self) -> None:
-        for name in ("student_temp", "teacher_temp", "warmup_teacher_temp"):
-            if getattr(self, name) <= 0:
-                raise UserError(f"dino: {name} must be positive, got {getattr(self, name)}")
-        if not 0 <= self.momentum_base <= 1 or not 0 <= self.center_momentum <= 1:
-            raise UserError("dino: momentum_base and center_momentum must be in [0, 1]")
-        if not 0 <= self.global_size <= self.image_size:
-            raise UserError(f"dino: global views of {self.global_size} px do not fit {self.image_size} px images")
-        if self.local_size > self.image_size or self.local_size < 1:
-            raise UserError(f"dino: local crops of {self.local_size} px do not fit {self.image_size} px images")
-        if not 0 < self.local_min_scale <= self.local_max_scale <= 1 or not 0 < self.global_min_scale <= 1:
-            raise UserError("dino: crop scales must satisfy 0 < local_min_scale <= local_max_scale <= 1 "
-                            "and 0 < global_min_scale <= 1")
-        if self.out_dim < 2 or self.num_local < 0:
-            raise UserError("dino: out_dim >= 2 and num_local >= 0 are needed")
-
 
 # Not tuned yet: the paper's recipe scaled to a minute of CPU (smaller heads and prototype
 # count, 4 local crops of 16 px, 5 epochs of 3000 images). Validation split, mean of seeds 0-2
@@ -205,8 +189,17 @@ GPU_RECIPE = replace(RECIPE, backbone="resnet18-cifar", num_images=50_000, batch
                      hidden_dim=2048, bottleneck_dim=256, out_dim=4096)
 
 
+def check(recipe: DINORecipe) -> None:
+    """What the shared checks cannot know: local crops drawn from a range of scales, and a
+    softmax over more than one output."""
+    if recipe.local_min_scale > recipe.local_max_scale:
+        raise UserError(f"local-min-scale={recipe.local_min_scale}: must not exceed local-max-scale "
+                        f"({recipe.local_max_scale})")
+    if recipe.out_dim < 2:
+        raise UserError(f"out-dim={recipe.out_dim}: must be at least 2 (a softmax over one output is always 1)")
+
+
 def build(recipe: DINORecipe, data) -> DINO:
-    recipe.check()
     return DINO(make_backbone(recipe.backbone), out_dim=recipe.out_dim, hidden_dim=recipe.hidden_dim,
                 bottleneck_dim=recipe.bottleneck_dim, momentum_base=recipe.momentum_base,
                 student_temp=recipe.student_temp, teacher_temp=recipe.teacher_temp,

@@ -29,7 +29,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..augment import simclr_view
-from ..errors import UserError
 from ..nets import make_backbone, mlp
 from ..train import Recipe
 
@@ -87,14 +86,6 @@ class SimSiamRecipe(Recipe):
     min_scale: float = 0.2  # the paper's smallest crop
     view_size: int = 0  # side of the views in pixels; 0: the image size (as in the paper)
 
-    def check(self) -> None:
-        if self.proj_dim < 1 or self.hidden_dim < 1 or self.pred_dim < 1:
-            raise UserError("simsiam: proj_dim, hidden_dim and pred_dim must be positive")
-        if not 0 < self.min_scale <= 1:
-            raise UserError(f"simsiam: min_scale must be in (0, 1], got {self.min_scale}")
-        if not 0 <= self.view_size <= self.image_size:
-            raise UserError(f"simsiam: views of {self.view_size} px do not fit {self.image_size} px images")
-
 
 # Not tuned yet: the paper's recipe scaled to a minute of CPU (smaller heads, 5 epochs of
 # 3000 images, crops from 0.2 of the image). Validation split, mean of seeds 0-2 at the best
@@ -111,7 +102,6 @@ GPU_RECIPE = replace(RECIPE, backbone="resnet18-cifar", num_images=50_000, batch
 
 
 def build(recipe: SimSiamRecipe, data) -> SimSiam:
-    recipe.check()
     return SimSiam(make_backbone(recipe.backbone), proj_dim=recipe.proj_dim, hidden_dim=recipe.hidden_dim,
                    pred_dim=recipe.pred_dim, stop_gradient=recipe.stop_gradient, strength=recipe.strength,
                    min_scale=recipe.min_scale, view_size=recipe.view_size or recipe.image_size)

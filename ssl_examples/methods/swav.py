@@ -150,20 +150,6 @@ class SwAVRecipe(Recipe):
     local_min_scale: float = 0.05
     strength: float = 1.0  # ImageNet's colour jitter (0.8, 0.8, 0.8, 0.2)
 
-    def check(self) -> None:
-        for name in ("temperature", "epsilon"):
-            if getattr(self, name) <= 0:
-                raise UserError(f"swav: {name} must be positive, got {getattr(self, name)}")
-        if not 0 <= self.global_size <= self.image_size:
-            raise UserError(f"swav: global views of {self.global_size} px do not fit {self.image_size} px images")
-        if self.local_size > self.image_size or self.local_size < 1:
-            raise UserError(f"swav: local crops of {self.local_size} px do not fit {self.image_size} px images")
-        if not 0 < self.local_min_scale <= self.local_max_scale <= 1 or not 0 < self.global_min_scale <= 1:
-            raise UserError("swav: crop scales must satisfy 0 < local_min_scale <= local_max_scale <= 1 "
-                            "and 0 < global_min_scale <= 1")
-        if self.num_prototypes < 2 or self.sinkhorn_iterations < 1 or self.num_local < 0:
-            raise UserError("swav: num_prototypes >= 2, sinkhorn_iterations >= 1 and num_local >= 0 are needed")
-
 
 # Not tuned yet: the paper's recipe scaled to a minute of CPU (smaller heads and prototype
 # count, 4 local crops of 16 px, 5 epochs of 3000 images). Validation split, mean of seeds 0-2
@@ -180,8 +166,18 @@ GPU_RECIPE = replace(RECIPE, backbone="resnet18-cifar", num_images=50_000, batch
                      hidden_dim=2048, proj_dim=128, num_prototypes=3000)
 
 
+def check(recipe: SwAVRecipe) -> None:
+    """What the shared checks cannot know: local crops drawn from a range of scales, and codes
+    that have prototypes to choose between."""
+    if recipe.local_min_scale > recipe.local_max_scale:
+        raise UserError(f"local-min-scale={recipe.local_min_scale}: must not exceed local-max-scale "
+                        f"({recipe.local_max_scale})")
+    if recipe.num_prototypes < 2:
+        raise UserError(f"num-prototypes={recipe.num_prototypes}: must be at least 2 (with one, every image "
+                        "gets the same code)")
+
+
 def build(recipe: SwAVRecipe, data) -> SwAV:
-    recipe.check()
     return SwAV(make_backbone(recipe.backbone), proj_dim=recipe.proj_dim, hidden_dim=recipe.hidden_dim,
                 num_prototypes=recipe.num_prototypes, temperature=recipe.temperature,
                 sinkhorn_iterations=recipe.sinkhorn_iterations, epsilon=recipe.epsilon,
