@@ -43,6 +43,12 @@ def backbone_input(images: torch.Tensor, in_channels: int) -> torch.Tensor:
 # 19.6, 19.4, 18.6 and 18.0 %: 20 is best. (Wu et al. use 200, but with 250 images a class
 # 200 neighbours vote with most of a class.)
 KNN_K = 20
+# Pooling: every stage is averaged over all positions (the backbones' forward_layers). Goyal et
+# al. instead average-pool each stage to about 9 000 dimensions, which keeps a coarse layout.
+# Checked on the validation split (seed 0, best layer, kNN / linear %): pooling each stage to
+# 2 x 2 positions lifts the random init from 24.8 / 37.1 to 31.0 / 44.9, and SimCLR trained for
+# 12 epochs only from 30.6 / 50.0 to 35.2 / 52.2: the layout helps an untrained network at least
+# as much as a trained one, so we keep global pooling, which asks the features to carry the class.
 WEIGHT_DECAYS = (1e-4, 1e-3, 1e-2)  # the linear probe's L2 penalty, chosen per layer on val
 
 
