@@ -122,6 +122,8 @@ def bench_method(name: str, seeds: list[int], runtime: Runtime, tier: str,
     row = {"tier": tier, "seeds": list(seeds), "seconds": [round(s, 1) for s in seconds],
            "images_per_s": [round(recipe.epochs * len(data.pretrain) / s, 1) for s in seconds],
            "recipe": asdict(recipe), "in_channels": model.backbone.in_channels,
+           # the seconds depend on it (and on whatever else ran): each row keeps its own
+           "threads": torch.get_num_threads(), "updated": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
            "command": f"python -m ssl_examples bench{flags} --methods {name}", **collect(results)}
     if finetune_fractions:
         row["finetune"] = {str(f): v for f, v in tuned.items()}

@@ -136,3 +136,18 @@ def test_misses_marker_lists_methods_below_a_bar(config):
     assert "**Rotation** (bars met: linear only)" in out and "kNN +1.0 ± 2.5" in out
     row = next(line for line in render("<!-- bench:method rotation -->", config).splitlines() if "Rotation" in line)
     assert row.endswith("| linear only |")
+
+
+def test_machine_line_says_how_many_threads_each_row_had(config, tmp_path):
+    # Every row on the machine's thread count: one sentence for all.
+    same = {**RESULTS, "methods": {"rotation": {**RESULTS["methods"]["rotation"], "threads": 2}}}
+    (tmp_path / "results" / "bench.json").write_text(json.dumps(same))
+    assert "Each method ran alone on 2 threads." in render("<!-- bench:machine -->", config)
+    # Rows re-measured on other thread counts, or from a run that did not record it, are named.
+    mixed = {**RESULTS, "methods": {"rotation": {**RESULTS["methods"]["rotation"], "threads": 2},
+                                    "simclr": {**RESULTS["methods"]["rotation"], "threads": 1},
+                                    "jigsaw": RESULTS["methods"]["rotation"]}}
+    (tmp_path / "results" / "bench.json").write_text(json.dumps(mixed))
+    out = render("<!-- bench:machine -->", config)
+    assert "rotation on 2 threads; simclr on 1 thread; the other 1 row, from an earlier run" in out
+    assert "Each method ran alone" not in out

@@ -168,8 +168,24 @@ def machine(results: dict, tier: str) -> str:
         return not_measured("NAME", tier)
     m = results["machine"]
     flag = "" if tier == "cpu" else " --tier gpu"
-    return (f"Measured {results['updated']} on {m['device']} ({m['processor']}, {m['threads']} threads, "
-            f"torch {m['torch']}) with `python -m ssl_examples bench{flag}`.")
+    line = (f"Measured {results['updated']} on {m['device']} ({m['processor']}, torch {m['torch']}) "
+            f"with `python -m ssl_examples bench{flag}`.")
+    # Rows are re-measured one method at a time, so they may differ in threads: say so, since
+    # the s/seed column depends on it.
+    by_threads: dict = {}
+    for name, row in results["methods"].items():
+        by_threads.setdefault(row.get("threads"), []).append(name)
+    if set(by_threads) == {m["threads"]}:
+        return line + f" Each method ran alone on {m['threads']} thread{'s' * (m['threads'] != 1)}."
+    parts = []
+    for threads, names in sorted(by_threads.items(), key=lambda kv: (kv[0] is None, -(kv[0] or 0))):
+        if threads is None:
+            n = len(names)
+            parts.append(f"the other {n} row{'s' * (n != 1)}, from an earlier run, record none: that run used one "
+                         f"thread per method with two methods side by side, so their s/seed is slower")
+        else:
+            parts.append(f"{', '.join(sorted(names))} on {threads} thread{'s' * (threads != 1)}")
+    return line + " Threads per method: " + "; ".join(parts) + "."
 
 
 def layer_figures(page) -> str:
