@@ -64,6 +64,27 @@ def test_nce_loss_follows_its_formula_and_estimates_z_once():
     z_before = z.clone()
     nce_loss(f, index, bank, t, m, z)
     assert torch.equal(z, z_before)  # kept, not re-estimated
+    z.fill_(0)
+    nce_loss(f, index, bank, t, m, z, estimate=False)
+    assert z.item() == 0  # the estimate step is skipped altogether
+
+
+def test_npid_estimates_z_on_its_first_nce_step_only(monkeypatch):
+    import ssl_examples.methods.npid as module
+
+    calls = []
+    real = module.gather
+    monkeypatch.setattr(module, "gather", lambda x: calls.append(tuple(x.shape)) or real(x))
+    model = npid(100, exact_up_to=10)
+    batch = {"image": torch.randint(0, 256, (4, 3, 32, 32), dtype=torch.uint8), "index": torch.arange(4)}
+    for _ in range(3):
+        model(batch)
+    # each step gathers the indices and embeddings for the bank; only the first the z estimate
+    assert calls.count((1,)) == 1 and model.z.item() > 0
+    model.z_checked = False  # a new process resuming from a checkpoint: z is kept, not re-estimated
+    z = model.z.clone()
+    model(batch)
+    assert torch.equal(model.z, z) and calls.count((1,)) == 2
 
 
 def test_exact_or_nce_by_bank_size():

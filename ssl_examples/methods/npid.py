@@ -67,20 +67,22 @@ def exact_softmax_loss(f: torch.Tensor, index: torch.Tensor, bank: torch.Tensor,
 
 
 def nce_loss(f: torch.Tensor, index: torch.Tensor, bank: torch.Tensor, temperature: float,
-             negatives: int, z: torch.Tensor) -> torch.Tensor:
+             negatives: int, z: torch.Tensor, estimate: bool = True) -> torch.Tensor:
     """NCE with ``negatives`` bank entries drawn uniformly as noise; ``z`` is the normaliser.
 
     The noise entries are drawn once per batch and shared by its images (cheaper than a
     draw per image, and the same estimator). ``z`` is a one-element buffer: 0 means "not
     estimated yet", and the first call sets it to ``n * mean_j exp(v_j^T f / tau)``.
+    ``estimate=False`` skips that step (and its all-process mean) once ``z`` is known to be set.
     """
     n = len(bank)
     noise = torch.randint(0, n, (negatives,), device=f.device)
     positive = (f * bank[index]).sum(dim=1, keepdim=True)  # column 0: the image's own entry
     scores = torch.exp(torch.cat([positive, f @ bank[noise].T], dim=1) / temperature)  # (N, 1 + m)
-    with torch.no_grad():  # set z once, without asking the GPU for its value (no host sync)
-        estimate = gather(scores.mean()[None]).mean() * n
-        z.copy_(torch.where(z == 0, estimate, z))
+    if estimate:
+        with torch.no_grad():  # set z once, without asking the GPU for its value (no host sync)
+            first = gather(scores.mean()[None]).mean() * n
+            z.copy_(torch.where(z == 0, first, z))
     p = scores / z  # P(i | f) for each key
     h = p / (p + negatives / n)  # probability that a key is the data, not the noise
     eps = 1e-7
@@ -102,6 +104,10 @@ class NPID(nn.Module):
         self.register_buffer("z", torch.zeros(()))  # NCE normaliser, estimated on the first batch
         self.temperature, self.negatives, self.memory_momentum = temperature, negatives, memory_momentum
         self.exact, self.prox_weight = num_images <= exact_up_to, prox_weight
+        # After its first NCE step a process knows z is set (by that step, or by the checkpoint
+        # it resumed from), so later steps skip the estimate and its collective. A plain
+        # attribute, not state: every start or resume makes that first step again.
+        self.z_checked = False
 
     def forward(self, batch):
         x = simclr_view(batch["image"].float() / 255, scale=(0.2, 1.0), strength=0.5)
@@ -111,7 +117,8 @@ class NPID(nn.Module):
         if self.exact:
             loss = exact_softmax_loss(f, index, bank, self.temperature)
         else:
-            loss = nce_loss(f, index, bank, self.temperature, self.negatives, self.z)
+            loss = nce_loss(f, index, bank, self.temperature, self.negatives, self.z, estimate=not self.z_checked)
+            self.z_checked = True
         if self.prox_weight > 0:  # stay near the stored entry: smoother targets from epoch to epoch
             loss = loss + self.prox_weight * (f - bank[index]).square().sum(1).mean()
         with torch.no_grad():  # is the image's own entry the nearest one in the bank?
