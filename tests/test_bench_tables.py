@@ -151,3 +151,17 @@ def test_machine_line_says_how_many_threads_each_row_had(config, tmp_path):
     out = render("<!-- bench:machine -->", config)
     assert "rotation on 2 threads; simclr on 1 thread; the other 1 row, from an earlier run" in out
     assert "Each method ran alone" not in out
+
+
+def test_committed_rows_were_measured_with_the_current_recipes():
+    """A recipe changed without re-running its bench row would put another recipe's numbers
+    on its page: the stored recipe must be the module's ``RECIPE``, value for value."""
+    from dataclasses import asdict
+
+    from ssl_examples.methods import METHODS
+
+    results = json.loads((Path(__file__).parents[1] / "docs/results/bench.json").read_text())
+    stale = {name: {k: (v, asdict(METHODS[name].RECIPE).get(k)) for k, v in results["methods"][name]["recipe"].items()
+                    if asdict(METHODS[name].RECIPE).get(k) != v}
+             for name in METHODS}
+    assert not any(stale.values()), {n: d for n, d in stale.items() if d}
