@@ -142,7 +142,7 @@ class ColorizationRecipe(Recipe):
 
 
 # Epochs, validation split, mean of seeds 0-2 at the best layer (linear / kNN %): 6 epochs
-# 41.3 / 22.4 (the three-seed bench), 12 epochs 45.6 / 24.5, against 33.1 / 22.2 for the
+# 41.3 / 22.4 (a first three-seed bench, one thread), 12 epochs 45.6 / 24.5, against 33.1 / 22.2 for the
 # greyscale random init of the same seeds. 12 epochs take about 50 s on two threads of a quiet
 # 2-core CPU (73 s on one thread), the most the one-minute budget allows.
 RECIPE = ColorizationRecipe(image_size=32, num_images=3000, epochs=12, batch_size=128, lr=2e-3, weight_decay=5e-4)

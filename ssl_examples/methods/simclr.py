@@ -100,7 +100,7 @@ class SimCLRRecipe(Recipe):
 # Short runs on the embedded data: a sharper softmax (0.2) and a higher learning rate learned
 # more in 5 epochs than the paper's CIFAR-10 temperature of 0.5 (kNN 23.8 % vs 17.8 %).
 # Epochs, validation split, mean of seeds 0-2 at the best layer (linear / kNN %): 5 epochs
-# 44.4 / 25.0 (the three-seed bench), 10 epochs 47.3 / 29.6, against 36.9 / 23.8 for the
+# 44.4 / 25.0 (a first three-seed bench, one thread), 10 epochs 47.3 / 29.6, against 36.9 / 23.8 for the
 # random init of the same seeds. 10 epochs take about 50 s on two threads of a quiet 2-core
 # CPU (74 s on one thread), inside the one-minute budget.
 RECIPE = SimCLRRecipe(image_size=32, num_images=3000, epochs=10, batch_size=64, lr=4e-3, weight_decay=5e-4,
