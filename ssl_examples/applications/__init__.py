@@ -17,10 +17,9 @@ beside a classifier, training, saving, tables) live in ``common.py`` and ``table
 the tests read it. This file imports no torch (the site build reads it).
 """
 
-import importlib
-from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from types import ModuleType
+
+from ..lazy import LazyModules
 
 
 @dataclass(frozen=True)
@@ -64,19 +63,4 @@ REGISTRY = (
 BY_NAME = {a.name: a for a in REGISTRY}
 
 
-class _Modules(Mapping):
-    """``APPLICATIONS[name]`` -> the application's module, imported on first use."""
-
-    def __getitem__(self, name: str) -> ModuleType:
-        if name not in BY_NAME:
-            raise KeyError(name)
-        return importlib.import_module(f"{__name__}.{name}")
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(BY_NAME)
-
-    def __len__(self) -> int:
-        return len(BY_NAME)
-
-
-APPLICATIONS = _Modules()
+APPLICATIONS = LazyModules(__name__, BY_NAME)  # APPLICATIONS[name] -> the module, imported on first use

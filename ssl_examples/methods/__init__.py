@@ -16,10 +16,9 @@ This file imports no torch (the site build reads the table); a method module is 
 the first time ``METHODS[name]`` is used.
 """
 
-import importlib
-from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from types import ModuleType
+
+from ..lazy import LazyModules
 
 # Families in the order the lecture teaches them: key -> section title in the navigation.
 FAMILIES = {
@@ -79,19 +78,4 @@ BY_NAME = {m.name: m for m in REGISTRY}
 assert all(m.family in FAMILIES for m in REGISTRY), "every method belongs to a listed family"
 
 
-class _Modules(Mapping):
-    """``METHODS[name]`` -> the method's module, imported on first use, in registry order."""
-
-    def __getitem__(self, name: str) -> ModuleType:
-        if name not in BY_NAME:
-            raise KeyError(name)
-        return importlib.import_module(f"{__name__}.{name}")
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(BY_NAME)
-
-    def __len__(self) -> int:
-        return len(BY_NAME)
-
-
-METHODS = _Modules()
+METHODS = LazyModules(__name__, BY_NAME)  # METHODS[name] -> the module, imported on first use
