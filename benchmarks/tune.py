@@ -58,6 +58,8 @@ def main() -> None:
     method = METHODS[args.method]
     if args.view_size:
         import functools
+        if not hasattr(method, "simclr_view"):
+            sys.exit(f"--view-size: {args.method} does not draw its views with simclr_view; set its recipe's view_size")
         method.simclr_view = functools.partial(method.simclr_view, size=args.view_size)
     fields = {f: getattr(Recipe, f, None) for f in Recipe.__dataclass_fields__}
     base = {k: v for k, v in recipe_settings(method.RECIPE, [s for s in args.set if s.split("=")[0] in fields]).items()}

@@ -244,6 +244,14 @@ def simclr_view(x: torch.Tensor, size: int | None = None, scale=(0.08, 1.0), str
 # --8<-- [end:simclr]
 
 
+def asymmetric_views(x: torch.Tensor, size: int | None, scale, strength: float,
+                     solarize_p: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """BYOL's pair of views (also used by Barlow Twins and VICReg): the same distortions in
+    both, solarisation with probability ``solarize_p`` in the second only."""
+    return (simclr_view(x, size=size, scale=scale, strength=strength),
+            simclr_view(x, size=size, scale=scale, strength=strength, solarize_p=solarize_p))
+
+
 # --8<-- [start:multicrop]
 def multi_crop(x: torch.Tensor, num_global: int = 2, num_local: int = 4, global_size: int | None = None,
                local_size: int = 16, global_scale=(0.3, 1.0), local_scale=(0.05, 0.3), strength: float = 0.5,

@@ -132,6 +132,12 @@ def check_recipe(recipe, method=None) -> None:
         rule = rule_for(f.name, value)
         if rule is not None:
             rule(f.name, value)
+    for f in fields(recipe):  # a range of crop scales: its low end must not pass its high end
+        if f.name.endswith("min_scale"):
+            high = f.name[: -len("min_scale")] + "max_scale"
+            low_value, high_value = getattr(recipe, f.name), getattr(recipe, high, None)
+            if high_value is not None and low_value > high_value:
+                _fail(f.name, low_value, f"must not exceed {high.replace('_', '-')} ({high_value})")
     if recipe.warmup_epochs > recipe.epochs:
         _fail("warmup_epochs", recipe.warmup_epochs, f"must not exceed the {recipe.epochs} epochs")
     for name in VIEW_SIZES:

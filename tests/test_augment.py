@@ -181,3 +181,16 @@ def test_multi_crop_draws_colours_per_view_and_repeats_with_the_seed():
     assert all(torch.equal(u, v) for u, v in zip(a, b))
     assert all(((v >= 0) & (v <= 1)).all() for v in a)
     assert len(A.multi_crop(x, num_global=2, num_local=0)) == 2
+
+
+def test_asymmetric_views_solarise_the_second_view_only():
+    x = torch.rand(6, 3, 16, 16)
+    torch.manual_seed(0)
+    first, second = A.asymmetric_views(x, None, (0.5, 1.0), 0.5, solarize_p=1.0)
+    torch.manual_seed(0)
+    plain = A.simclr_view(x, scale=(0.5, 1.0), strength=0.5)
+    solarised = A.simclr_view(x, scale=(0.5, 1.0), strength=0.5, solarize_p=1.0)
+    assert torch.equal(first, plain) and torch.equal(second, solarised)
+    torch.manual_seed(0)
+    first_off, second_off = A.asymmetric_views(x, None, (0.5, 1.0), 0.5, solarize_p=0.0)
+    assert torch.equal(first_off, first) and not torch.equal(second_off, second)  # only the second changes

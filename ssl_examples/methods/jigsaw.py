@@ -140,10 +140,11 @@ class JigsawRecipe(Recipe):
     hidden_dim: int = 512  # the permutation classifier's hidden layer
 
 
-# Validation split, best layer (linear / kNN %): 8 epochs, seeds 0-2, 40.3 / 21.5, 39.3 / 20.1,
-# 37.7 / 19.0 against 37.9 / 24.8, 36.3 / 23.7, 36.4 / 22.9 for the random init; 16 epochs
-# (seed 0) 42.4 / 21.1: a little more on the linear probe, within the spread of seeds, and no
-# closer on kNN, so the recipe keeps the shorter run. Below both bars (docs/results.md).
+# Validation split, best layer (linear / kNN %): 8 epochs, seeds 0-2 (first bench, one thread), 40.3
+# / 21.5, 39.3 / 20.1, 37.7 / 19.0 against 37.9 / 24.8, 36.3 / 23.7, 36.4 / 22.9 for the random
+# init; 16 epochs (seed 0) 42.4 / 21.1: a little more on the linear probe, within the spread of
+# seeds, and no closer on kNN, so the recipe keeps the shorter run. Below both bars
+# (docs/results.md).
 RECIPE = JigsawRecipe(image_size=32, num_images=3000, epochs=8, batch_size=128, lr=2e-3, weight_decay=5e-4)
 
 # The GPU tier (`bench --tier gpu`): a CIFAR-style ResNet-18 on up to 50 000 world images, batch 512,

@@ -123,10 +123,10 @@ class OrderPredictionRecipe(Recipe):
     jitter: float = 0.1  # each frame's own shift of the tuple's crop, as a fraction of the frame
 
 
-# Validation split, best layer (linear / kNN %): 12 epochs, seeds 0-2, 42.3 / 20.5, 38.2 / 19.9,
-# 42.5 / 19.7, against 37.9 / 24.8, 36.3 / 23.7, 36.4 / 22.9 for the random init;
-# 20 epochs (seed 0) 43.9 / 21.7, within the spread of seeds and as far below the random init on
-# kNN, so the recipe keeps the shorter run. Below both bars (docs/results.md).
+# Validation split, best layer (linear / kNN %): 12 epochs, seeds 0-2 (first bench, one thread),
+# 42.3 / 20.5, 38.2 / 19.9, 42.5 / 19.7, against 37.9 / 24.8, 36.3 / 23.7, 36.4 / 22.9 for the
+# random init; 20 epochs (seed 0) 43.9 / 21.7, within the spread of seeds and as far below the
+# random init on kNN, so the recipe keeps the shorter run. Below both bars (docs/results.md).
 RECIPE = OrderPredictionRecipe(image_size=32, num_images=3000, epochs=12, batch_size=32, lr=2e-3, weight_decay=5e-4)
 
 # The GPU tier (`bench --tier gpu`): a CIFAR-style ResNet-18 on up to 50 000 world images, batch 512,

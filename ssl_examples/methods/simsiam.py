@@ -87,10 +87,10 @@ class SimSiamRecipe(Recipe):
     view_size: int = 0  # side of the views in pixels; 0: the image size (as in the paper)
 
 
-# Not tuned yet: the paper's recipe scaled to a minute of CPU (smaller heads, 5 epochs of
-# 3000 images, crops from 0.2 of the image). Validation split, mean of seeds 0-2 at the best
-# layer (linear / kNN %): 31.6 / 17.0, against 36.9 / 23.4 for the random init, so it is
-# below the course's bars (docs/results.md, 'Methods below the bars').
+# Not tuned yet: the paper's recipe scaled to a minute of CPU (smaller heads, 5 epochs of 3000
+# images, crops from 0.2 of the image). Validation split, first bench (one thread), mean of seeds
+# 0-2 at the best layer (linear / kNN %): 31.6 / 17.0, against 36.9 / 23.4 for the random init, so
+# it is below the course's bars (docs/results.md, 'Methods below the bars').
 RECIPE = SimSiamRecipe(image_size=32, num_images=3000, epochs=5, batch_size=64, lr=2e-3, weight_decay=5e-4,
                        proj_dim=256, hidden_dim=512, pred_dim=64)
 
