@@ -165,3 +165,11 @@ def test_committed_rows_were_measured_with_the_current_recipes():
                     if asdict(METHODS[name].RECIPE).get(k) != v}
              for name in METHODS}
     assert not any(stale.values()), {n: d for n, d in stale.items() if d}
+
+
+def test_a_gain_just_below_its_bar_is_not_rounded_up_to_it():
+    # kNN gains 0.0255, 0.0325, 0.0315 over the baseline: mean 0.02983, below the 3-point bar,
+    # which one decimal would print as "+3.0" beside a verdict of "not met".
+    assert bench_tables.gain([0.3255, 0.3325, 0.3315], [0.3, 0.3, 0.3], 0.03).startswith("**+2.98 ±")
+    assert bench_tables.gain([0.3255, 0.3325, 0.3315], [0.3, 0.3, 0.3]).startswith("**+3.0 ±")
+    assert bench_tables.gain([0.34, 0.34, 0.34], [0.3, 0.3, 0.3], 0.03) == "**+4.0 ± 0.0**"
