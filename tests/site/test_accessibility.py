@@ -209,16 +209,17 @@ def test_site_keyboard(built_site, serve, new_page):
     # a stop a reader sees. Every element that does take focus must show it.
     elements = [s for s in stops if s["tag"] != "BODY"]
     assert len(elements) >= 6 and all(s["visible"] and s["outline"] for s in elements), stops
-    page.keyboard.press("/")                                    # search, then a result, by keys
-    # The theme moves the focus from its keyboard handler, a moment after the key on a busy
-    # machine: wait for it (a key that never focuses the search still fails here).
-    page.wait_for_function("() => document.activeElement.classList.contains('md-search__input')",
-                           timeout=15_000)
     # The search worker builds its index after the page loads (a few seconds for this site, more
-    # on a busy machine): type once it says it is ready, or the keys go to an index not yet built.
+    # on a busy machine), and the theme wires the search field up around it: press "/" once it
+    # says it is ready, as a reader would, or the key can reach a field not yet listening.
     page.wait_for_function("() => { const m = document.querySelector('.md-search-result__meta'); "
                            "return m && m.textContent.trim() && !/initiali[sz]ing/i.test(m.textContent) }",
                            timeout=60_000)
+    page.keyboard.press("/")                                    # search, then a result, by keys
+    # The theme moves the focus and opens the results panel from its handlers, a moment after
+    # the key on a busy machine: wait for both (a key that never does it still fails here).
+    page.wait_for_function("() => document.activeElement.classList.contains('md-search__input') "
+                           "&& document.getElementById('__search').checked", timeout=15_000)
     page.keyboard.type("jigsaw")
     page.wait_for_selector(".md-search-result__link", timeout=60_000)
     page.keyboard.press("ArrowDown")
