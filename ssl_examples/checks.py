@@ -132,9 +132,11 @@ def check_recipe(recipe, method=None) -> None:
         rule = rule_for(f.name, value)
         if rule is not None:
             rule(f.name, value)
-    for f in fields(recipe):  # a range of crop scales: its low end must not pass its high end
-        if f.name.endswith("min_scale"):
-            high = f.name[: -len("min_scale")] + "max_scale"
+    for f in fields(recipe):  # a range (x_min_y, x_max_y: crop scales, aspect ratios): low <= high
+        parts = f.name.split("_")
+        if "min" in parts:
+            parts[parts.index("min")] = "max"
+            high = "_".join(parts)
             low_value, high_value = getattr(recipe, f.name), getattr(recipe, high, None)
             if high_value is not None and low_value > high_value:
                 _fail(f.name, low_value, f"must not exceed {high.replace('_', '-')} ({high_value})")

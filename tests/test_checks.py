@@ -70,3 +70,25 @@ def test_multi_crop_may_have_no_local_crops_but_never_empty_ones(name):
 ])
 def test_each_field_of_the_newer_methods_gets_the_rule_its_name_promises(field, value, rule):
     assert rule_for(field, value) is rule
+
+
+# Every low/high pair of the recipes (x_min_y beside x_max_y), by method.
+RANGES = [("swav", "local_min_scale"), ("dino", "local_min_scale"), ("ijepa", "target_min_scale"),
+          ("ijepa", "target_min_aspect"), ("ijepa", "context_min_scale")]
+
+
+def test_every_range_of_a_recipe_is_listed():
+    found = [(name, f.name) for name in METHODS for f in fields(METHODS[name].RECIPE)
+             if "min" in f.name.split("_") and hasattr(METHODS[name].RECIPE, f.name.replace("min", "max", 1))]
+    assert sorted(found) == sorted(RANGES)
+
+
+@pytest.mark.parametrize("name, low", RANGES, ids=lambda x: x)
+def test_a_range_whose_low_end_passes_its_high_end_is_refused(name, low):
+    module = METHODS[name]
+    high = low.replace("min", "max", 1)
+    bottom = getattr(module.RECIPE, low)
+    check_recipe(replace(module.RECIPE, **{high: bottom}), module)  # an empty-width range is allowed
+    message = f"{low.replace('_', '-')}={bottom}: must not exceed {high.replace('_', '-')} ({bottom / 2})"
+    with pytest.raises(UserError, match=re.escape(message)):
+        check_recipe(replace(module.RECIPE, **{high: bottom / 2}), module)
