@@ -149,7 +149,7 @@ def test_machine_line_says_how_many_threads_each_row_had(config, tmp_path):
                                     "jigsaw": RESULTS["methods"]["rotation"]}}
     (tmp_path / "results" / "bench.json").write_text(json.dumps(mixed))
     out = render("<!-- bench:machine -->", config)
-    assert "rotation on 2 threads; simclr on 1 thread; the other 1 row, from an earlier run" in out
+    assert "rotation on 2 threads; simclr on 1 thread; not recorded for the other 1 row (jigsaw)" in out
     assert "Each method ran alone" not in out
 
 

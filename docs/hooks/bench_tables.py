@@ -184,8 +184,7 @@ def machine(results: dict, tier: str) -> str:
     for threads, names in sorted(by_threads.items(), key=lambda kv: (kv[0] is None, -(kv[0] or 0))):
         if threads is None:
             n = len(names)
-            parts.append(f"the other {n} row{'s' * (n != 1)}, from an earlier run, record none: that run used one "
-                         f"thread per method with two methods side by side, so their s/seed is slower")
+            parts.append(f"not recorded for the other {n} row{'s' * (n != 1)} ({', '.join(sorted(names))})")
         else:
             parts.append(f"{', '.join(sorted(names))} on {threads} thread{'s' * (threads != 1)}")
     return line + " Threads per method: " + "; ".join(parts) + "."
