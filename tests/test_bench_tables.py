@@ -173,3 +173,20 @@ def test_a_gain_just_below_its_bar_is_not_rounded_up_to_it():
     assert bench_tables.gain([0.3255, 0.3325, 0.3315], [0.3, 0.3, 0.3], 0.03).startswith("**+2.98 ±")
     assert bench_tables.gain([0.3255, 0.3325, 0.3315], [0.3, 0.3, 0.3]).startswith("**+3.0 ±")
     assert bench_tables.gain([0.34, 0.34, 0.34], [0.3, 0.3, 0.3], 0.03) == "**+4.0 ± 0.0**"
+
+
+
+def test_stored_method_tables_were_made_with_the_current_recipe():
+    """A method's own evaluation table (``<!-- results:NAME -->``) stores the recipe it ran with:
+    a recipe changed without re-running the commands the table names would show old numbers."""
+    from dataclasses import asdict
+
+    from ssl_examples.methods import METHODS
+
+    tables = [p for p in (Path(__file__).parents[1] / "docs/results").glob("*.json") if p.stem in METHODS]
+    assert tables, "the methods' own tables are stored beside bench.json"
+    for path in tables:
+        table = json.loads(path.read_text())
+        current = asdict(METHODS[path.stem].RECIPE)
+        stale = {k: (v, current.get(k)) for k, v in table["recipe"].items() if current.get(k) != v}
+        assert not stale, f"{path.name} (stored, current): {stale}; re-run: {' && '.join(table['commands'])}"
