@@ -100,15 +100,27 @@ def kmeans(points: torch.Tensor, k: int, iterations: int = 30, seed: int = 0) ->
     g = torch.Generator().manual_seed(seed)
     points = points.float()
     centres = points[torch.randint(len(points), (1,), generator=g)]
-    for _ in range(1, k):  # k-means++: a far point is more likely to start a new cluster
-        d2 = torch.cdist(points, centres).min(1).values.square()
-        centres = torch.cat([centres, points[torch.multinomial(d2 + 1e-12, 1, generator=g)]])
+    # k-means++: a far point is more likely to start a new cluster. Each point's squared distance
+    # to its nearest centre is kept and lowered by each new centre, so the start costs k passes
+    # over the points rather than k^2 / 2; |x - c|^2 = |x|^2 - 2 x.c + |c|^2 makes a pass one
+    # matrix-vector product.
+    norms = points.square().sum(1)
+
+    def squared_distance(c):  # to one centre c, (D,) -> (N,)
+        return (norms - 2 * (points @ c) + c.square().sum()).clamp(min=0)
+
+    d2 = squared_distance(centres[0])
+    for _ in range(1, k):
+        new = points[torch.multinomial(d2 + 1e-12, 1, generator=g)]
+        centres = torch.cat([centres, new])
+        d2 = torch.minimum(d2, squared_distance(new[0]))
     for _ in range(iterations):
+        # Lloyd step: every centre moves to the mean of its points (one scatter for all centres);
+        # a centre left without points stays where it is.
         assign = torch.cdist(points, centres).argmin(1)
-        for j in range(k):
-            members = points[assign == j]
-            if len(members):
-                centres[j] = members.mean(0)
+        sums = torch.zeros_like(centres).index_add_(0, assign, points)
+        counts = torch.bincount(assign, minlength=k)
+        centres = torch.where(counts[:, None] > 0, sums / counts.clamp(min=1)[:, None], centres)
     return centres
 
 

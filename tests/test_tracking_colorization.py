@@ -31,6 +31,20 @@ def test_kmeans_finds_separated_clusters():
     assert sorted(quantise(ab, found).flatten().tolist()) == [0, 1, 2]
 
 
+def test_kmeans_ends_at_a_lloyd_fixed_point():
+    # After the last step every centre is the mean of the points nearest to it (the batched
+    # update must agree with a per-cluster loop), and k-means++ starts on data points.
+    torch.manual_seed(0)
+    points = torch.randn(600, 8) * torch.rand(8) + 3 * torch.randint(0, 4, (600, 1)).float()
+    found = kmeans(points, 12, iterations=60)
+    assign = torch.cdist(points, found).argmin(1)
+    for j in range(12):
+        members = points[assign == j]
+        if len(members):
+            assert torch.allclose(found[j], members.mean(0), atol=1e-4), j
+    assert kmeans(points, 5, iterations=0).unsqueeze(1).eq(points).all(-1).any(1).all()
+
+
 def test_copying_with_one_hot_similarities_reproduces_the_reference_colours():
     torch.manual_seed(0)
     J, K = 10, 16
