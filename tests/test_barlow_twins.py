@@ -11,7 +11,7 @@ from ssl_examples.methods import barlow_twins
 from ssl_examples.methods.barlow_twins import RECIPE, BarlowTwins, barlow_twins_loss
 from ssl_examples.nets import make_backbone
 
-from .gloo import average_gradients, run_processes
+from .gloo import assert_gradients_equal, one_of_two, one_process, run_processes
 from tests.conftest import loss_before_and_after
 
 
@@ -67,30 +67,16 @@ def views(n):
     return torch.rand(n, 3, 16, 16, generator=g), torch.rand(n, 3, 16, 16, generator=g)
 
 
-def one_of_two(rank, world, per_process):
-    model = small_model()
-    v1, v2 = views(per_process * world)
-    mine = slice(rank * per_process, (rank + 1) * per_process)
-    loss, _ = model.loss_from_views(v1[mine], v2[mine])
-    loss.backward()
-    average_gradients(model)
-    return loss.item(), [p.grad for p in model.parameters()]
-
-
 def test_two_processes_with_batch_b_equal_one_process_with_batch_2b(tmp_path):
     b = 6
-    results = run_processes(one_of_two, (b,), tmp_path)
-    model = small_model()
-    loss, _ = model.loss_from_views(*views(2 * b))
-    loss.backward()
+    results = run_processes(one_of_two, (b, small_model, views), tmp_path)
+    model, loss = one_process(small_model, views(2 * b))
     # Both processes computed the global batch's cross-correlation: the same loss.
-    assert abs(results[0][0] - loss.item()) < 1e-4 and abs(results[1][0] - loss.item()) < 1e-4
-    for (name, p), g0, g1 in zip(model.named_parameters(), results[0][1], results[1][1]):
-        assert torch.allclose(g0, g1), name
-        # (the projector's last bias has a zero gradient up to rounding: standardising removes it)
-        assert torch.allclose(g0, p.grad, atol=1e-5, rtol=1e-4), name
+    assert abs(results[0][0] - loss) < 1e-4 and abs(results[1][0] - loss) < 1e-4
+    # atol 1e-5: the projector's last bias has a zero gradient up to rounding (standardising removes it).
+    assert_gradients_equal(model.named_parameters(), results, atol=1e-5)
     # ...and not vacuous: each process's own batch of 6 gives another loss.
-    assert abs(small_model().loss_from_views(*(v[:b] for v in views(2 * b)))[0].item() - loss.item()) > 1e-3
+    assert abs(small_model().loss_from_views(*(v[:b] for v in views(2 * b)))[0].item() - loss) > 1e-3
 
 
 def test_bad_recipe_values_are_one_line_errors_of_the_shared_checks():

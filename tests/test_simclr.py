@@ -6,7 +6,7 @@ import torch
 from ssl_examples.methods.simclr import RECIPE, SimCLR, nt_xent_loss
 from ssl_examples.nets import make_backbone
 
-from .gloo import average_gradients, run_processes
+from .gloo import assert_gradients_equal, one_of_two, one_process, run_processes
 from tests.conftest import from_recipe, loss_before_and_after
 
 
@@ -56,27 +56,13 @@ def views(n):
     return torch.rand(n, 3, 16, 16, generator=g), torch.rand(n, 3, 16, 16, generator=g)
 
 
-def one_of_two(rank, world, per_process):
-    model = small_model()
-    v1, v2 = views(per_process * world)
-    mine = slice(rank * per_process, (rank + 1) * per_process)
-    loss, _ = model.loss_from_views(v1[mine], v2[mine])
-    loss.backward()
-    average_gradients(model)
-    return loss.item(), [p.grad for p in model.parameters()]
-
-
 def test_two_processes_with_batch_b_equal_one_process_with_batch_2b(tmp_path):
     b = 4
-    results = run_processes(one_of_two, (b,), tmp_path)
-    model = small_model()
-    loss, _ = model.loss_from_views(*views(2 * b))
-    loss.backward()
+    results = run_processes(one_of_two, (b, small_model, views), tmp_path)
+    model, loss = one_process(small_model, views(2 * b))
     # Each process averages over its own anchors; DDP's mean of the two is the global mean.
-    assert abs(sum(r[0] for r in results) / 2 - loss.item()) < 1e-5
-    for (name, p), g0, g1 in zip(model.named_parameters(), results[0][1], results[1][1]):
-        assert torch.allclose(g0, g1), name  # gradients were averaged
-        assert torch.allclose(g0, p.grad, atol=1e-6, rtol=1e-4), name
+    assert abs(sum(r[0] for r in results) / 2 - loss) < 1e-5
+    assert_gradients_equal(model.named_parameters(), results, atol=1e-6)
     assert any(p.grad.abs().sum() > 0 for p in model.backbone.parameters())
 
 

@@ -12,7 +12,8 @@ from ssl_examples.methods import swav as swav_module  # the name swav is the tes
 from ssl_examples.methods.swav import RECIPE, SwAV, sinkhorn, swapped_prediction_loss
 from ssl_examples.nets import make_backbone
 
-from .gloo import average_gradients, run_processes
+from .gloo import (assert_gradients_equal, multi_crop_views, one_of_two, one_process, plain_average_batchnorm,
+                   run_processes)
 
 
 def scores(n=12, k=5, views=4, seed=0):
@@ -84,43 +85,24 @@ def small_model():
     model = swav()
     # Running statistics from one batch (momentum None: their plain average), then evaluation
     # mode: an image's scores do not depend on which process holds the rest of the batch.
-    for m in model.modules():
-        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
-            m.momentum = None
+    plain_average_batchnorm(model)
     with torch.no_grad():
-        model.scores(views(12))
+        model.scores(multi_crop_views(12))
     return model.eval()
-
-
-def views(n):
-    g = torch.Generator().manual_seed(3)
-    colours = torch.rand(n, 3, 1, 1, generator=g)
-    return [(colours + 0.3 * torch.rand(n, 3, s, s, generator=g)).clamp(0, 1) for s in (16, 16, 8, 8)]
-
-
-def one_of_two(rank, world, per_process):
-    model = small_model()
-    mine = slice(rank * per_process, (rank + 1) * per_process)
-    loss, _ = model.loss_from_views([v[mine] for v in views(per_process * world)])
-    loss.backward()
-    average_gradients(model)
-    return loss.item(), [p.grad for p in model.parameters()]
 
 
 def test_two_processes_with_batch_b_equal_one_process_with_batch_2b(tmp_path):
     b = 6
-    results = run_processes(one_of_two, (b,), tmp_path)
-    model = small_model()
-    loss, _ = model.loss_from_views(views(2 * b))
-    loss.backward()
+    # multi_crop=True: SwAV takes its four views as one list.
+    results = run_processes(one_of_two, (b, small_model, multi_crop_views, True), tmp_path)
+    model, loss = one_process(small_model, multi_crop_views(2 * b), multi_crop=True)
     # Sinkhorn shares the *global* batch out: each process's codes are those of the big batch.
-    assert abs(sum(r[0] for r in results) / 2 - loss.item()) < 1e-4
-    for (name, p), g0, g1 in zip(model.named_parameters(), results[0][1], results[1][1]):
-        assert torch.allclose(g0, g1), name
-        assert torch.allclose(g0, p.grad, atol=1e-5, rtol=1e-4), name
+    assert abs(sum(r[0] for r in results) / 2 - loss) < 1e-4
+    assert_gradients_equal(model.named_parameters(), results, atol=1e-5)
     # ...and not vacuous: Sinkhorn on each half alone gives other codes and another loss.
-    halves = [model.loss_from_views([v[h] for v in views(2 * b)])[0].item() for h in (slice(0, b), slice(b, 2 * b))]
-    assert abs(sum(halves) / 2 - loss.item()) > 1e-3
+    halves = [model.loss_from_views([v[h] for v in multi_crop_views(2 * b)])[0].item()
+              for h in (slice(0, b), slice(b, 2 * b))]
+    assert abs(sum(halves) / 2 - loss) > 1e-3
 
 
 def test_bad_recipe_values_are_one_line_errors_of_the_shared_checks():
