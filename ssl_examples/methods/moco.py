@@ -195,7 +195,13 @@ class MoCoRecipe(Recipe):
 # keys through BatchNorm's running statistics 32.6 / 17.2, the batch's own keys added as
 # negatives 35.4 / 17.1 (the last two by patching the model in a diagnostic script). At
 # momentum 0.99, lr 1e-3: 42.4 / 20.5 against 39.8 / 20.4 for this recipe's bench row; no closer
-# to the random init on kNN.
+# to the random init on kNN. Momentum 0 (keys from the query encoder itself, no lag): 34.1 / 18.3,
+# with a queue of one batch 34.4 / 17.2, with the batch's keys added as negatives 34.3 / 16.7: all
+# collapse, so the momentum encoder is not the cause. SimCLR made one-sided (its keys detached,
+# negatives from the batch, 10 epochs; SimCLR itself 50.2 / 32.2) still learns: 44.5 / 25.4, and
+# 41.3 / 22.5 with a separate forward pass per view; but with MoCo v2's head (no BatchNorm) it
+# falls to 36.7 / 18.5, and a symmetric one-sided loss learns as much as SimCLR (48.0 / 31.2; 48.9 /
+# 32.4 with separate passes). Diagnostic scripts, not kept; the page sums this up.
 # Open: see docs/results.md, 'Methods below the bars'.
 RECIPE = MoCoRecipe(image_size=32, num_images=3000, epochs=5, batch_size=64, lr=2e-3, weight_decay=5e-4,
                     queue_size=1024, bn_splits=4)
