@@ -9,6 +9,8 @@ from mkdocs.exceptions import PluginError
 
 import bench_tables  # docs/hooks/bench_tables.py (on pytest's pythonpath)
 
+DOCS = Path(__file__).parents[1] / "docs"  # the committed pages and stored results
+
 LAYERS = {"block4": {"linear": {"val": [0.5, 0.5, 0.5], "test": [0.6, 0.62, 0.64]},
                      "knn": {"val": [0.4, 0.4, 0.4], "test": [0.5, 0.5, 0.5]}},
           "block5": {"linear": {"val": [0.4, 0.4, 0.4], "test": [0.9, 0.9, 0.9]},
@@ -86,7 +88,7 @@ def test_committed_results_cover_every_method():
     run its bench), with one value per seed for every layer and protocol."""
     from ssl_examples.methods import METHODS
 
-    results = json.loads((Path(__file__).parents[1] / "docs/results/bench.json").read_text())
+    results = json.loads((DOCS / "results/bench.json").read_text())
     assert set(METHODS) <= set(results["methods"]), set(METHODS) - set(results["methods"])
     for name in METHODS:
         row = results["methods"][name]
@@ -124,10 +126,9 @@ def test_stored_tables_exist_for_their_markers():
     """Every <!-- results:NAME --> on a page has its stored output committed."""
     import re
 
-    docs = Path(__file__).parents[1] / "docs"
-    for page_path in docs.rglob("*.md"):
+    for page_path in DOCS.rglob("*.md"):
         for name in re.findall(r"<!-- results:([\w-]+) -->", page_path.read_text()):
-            assert (docs / "results" / f"{name}.json").is_file(), f"{page_path.name}: run the command that writes {name}.json"
+            assert (DOCS / "results" / f"{name}.json").is_file(), f"{page_path.name}: run the command that writes {name}.json"
 
 
 def test_misses_marker_lists_methods_below_a_bar(config):
@@ -160,7 +161,7 @@ def test_committed_rows_were_measured_with_the_current_recipes():
 
     from ssl_examples.methods import METHODS
 
-    results = json.loads((Path(__file__).parents[1] / "docs/results/bench.json").read_text())
+    results = json.loads((DOCS / "results/bench.json").read_text())
     stale = {name: {k: (v, asdict(METHODS[name].RECIPE).get(k)) for k, v in results["methods"][name]["recipe"].items()
                     if asdict(METHODS[name].RECIPE).get(k) != v}
              for name in METHODS}
@@ -175,7 +176,6 @@ def test_a_gain_just_below_its_bar_is_not_rounded_up_to_it():
     assert bench_tables.gain([0.34, 0.34, 0.34], [0.3, 0.3, 0.3], 0.03) == "**+4.0 ± 0.0**"
 
 
-
 def test_stored_method_tables_were_made_with_the_current_recipe():
     """A method's own evaluation table (``<!-- results:NAME -->``) stores the recipe it ran with:
     a recipe changed without re-running the commands the table names would show old numbers."""
@@ -183,7 +183,7 @@ def test_stored_method_tables_were_made_with_the_current_recipe():
 
     from ssl_examples.methods import METHODS
 
-    tables = [p for p in (Path(__file__).parents[1] / "docs/results").glob("*.json") if p.stem in METHODS]
+    tables = [p for p in (DOCS / "results").glob("*.json") if p.stem in METHODS]
     assert tables, "the methods' own tables are stored beside bench.json"
     for path in tables:
         table = json.loads(path.read_text())
