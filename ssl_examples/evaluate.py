@@ -43,6 +43,11 @@ def backbone_input(images: torch.Tensor, in_channels: int) -> torch.Tensor:
 # 19.6, 19.4, 18.6 and 18.0 %: 20 is best. (Wu et al. use 200, but with 250 images a class
 # 200 neighbours vote with most of a class.)
 KNN_K = 20
+# Features: the cosine of the raw pooled features. Checked on the validation split (seed 0, best
+# layer, 14 pre-trained networks and the random init): centring them on the training mean first
+# gives a mean kNN accuracy of 22.1 % against 22.7 % (higher for 5 of the 14), standardising each
+# dimension 22.8 % (higher for 8); both lower the random init, from 24.8 to 20.7 and 22.4 %. So the
+# gains would grow mostly because the baseline falls, not because the networks are read better.
 # Pooling: every stage is averaged over all positions (the backbones' forward_layers). Goyal et
 # al. instead average-pool each stage to about 9 000 dimensions, which keeps a coarse layout.
 # Checked on the validation split (seed 0, best layer, kNN / linear %): pooling each stage to
