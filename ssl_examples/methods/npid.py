@@ -95,7 +95,8 @@ class NPID(nn.Module):
     """Backbone + linear 128-d embedding, a memory bank of every image's embedding."""
 
     def __init__(self, backbone: nn.Module, num_images: int, *, dim: int, temperature: float,
-                 negatives: int, memory_momentum: float, exact_up_to: int, prox_weight: float):
+                 negatives: int, memory_momentum: float, exact_up_to: int, prox_weight: float,
+                 strength: float = 0.5, min_scale: float = 0.2):
         super().__init__()
         self.backbone = backbone
         self.embed = nn.Linear(backbone.feature_dim, dim)
@@ -104,13 +105,14 @@ class NPID(nn.Module):
         self.register_buffer("z", torch.zeros(()))  # NCE normaliser, estimated on the first batch
         self.temperature, self.negatives, self.memory_momentum = temperature, negatives, memory_momentum
         self.exact, self.prox_weight = num_images <= exact_up_to, prox_weight
+        self.strength, self.scale = strength, (min_scale, 1.0)
         # After its first NCE step a process knows z is set (by that step, or by the checkpoint
         # it resumed from), so later steps skip the estimate and its collective. A plain
         # attribute, not state: every start or resume makes that first step again.
         self.z_checked = False
 
     def forward(self, batch):
-        x = simclr_view(batch["image"].float() / 255, scale=(0.2, 1.0), strength=0.5)
+        x = simclr_view(batch["image"].float() / 255, scale=self.scale, strength=self.strength)
         f = F.normalize(self.embed(self.backbone(x)), dim=1)
         index = batch["index"]
         bank = self.bank.clone()  # the loss reads the bank as it was before this step's update
@@ -137,6 +139,8 @@ class NPIDRecipe(Recipe):
     exact_up_to: int = 10_000  # banks up to this size use the exact softmax, larger ones NCE
     warm_bank: bool = False  # True: start the bank from the untrained network's features, not random vectors
     prox_weight: float = 0.0  # lambda of the proximal term (the paper: 30); 0 leaves it out
+    strength: float = 0.5  # colour-jitter strength of the view (SimCLR's s)
+    min_scale: float = 0.2  # smallest crop, as a fraction of the image
 
 
 # Each bank entry is refreshed once per epoch, so NPID needs many epochs: the one-minute recipe
@@ -178,7 +182,8 @@ def fill_bank(model: NPID, dataset, batch_size: int = 256) -> None:
 def build(recipe: NPIDRecipe, data) -> NPID:
     model = NPID(make_backbone(recipe.backbone), len(data.pretrain), dim=recipe.dim, temperature=recipe.temperature,
                  negatives=recipe.negatives, memory_momentum=recipe.memory_momentum,
-                 exact_up_to=recipe.exact_up_to, prox_weight=recipe.prox_weight)
+                 exact_up_to=recipe.exact_up_to, prox_weight=recipe.prox_weight,
+                 strength=recipe.strength, min_scale=recipe.min_scale)
     if recipe.warm_bank:
         fill_bank(model, data.pretrain)
     return model
