@@ -14,7 +14,8 @@ def npid(num_images: int, **changes) -> NPID:
     """The recipe's NPID with some of its values changed."""
     r = replace(RECIPE, **changes)
     return NPID(make_backbone("convnet"), num_images, dim=r.dim, temperature=r.temperature, negatives=r.negatives,
-                memory_momentum=r.memory_momentum, exact_up_to=r.exact_up_to, prox_weight=r.prox_weight)
+                memory_momentum=r.memory_momentum, exact_up_to=r.exact_up_to, prox_weight=r.prox_weight,
+                strength=r.strength, min_scale=r.min_scale)
 
 
 def test_memory_update_mixes_and_renormalises_only_the_batch_rows():

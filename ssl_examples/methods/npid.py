@@ -96,7 +96,7 @@ class NPID(nn.Module):
 
     def __init__(self, backbone: nn.Module, num_images: int, *, dim: int, temperature: float,
                  negatives: int, memory_momentum: float, exact_up_to: int, prox_weight: float,
-                 strength: float = 0.5, min_scale: float = 0.2):
+                 strength: float, min_scale: float):
         super().__init__()
         self.backbone = backbone
         self.embed = nn.Linear(backbone.feature_dim, dim)
