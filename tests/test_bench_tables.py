@@ -154,17 +154,23 @@ def test_machine_line_says_how_many_threads_each_row_had(config, tmp_path):
     assert "Each method ran alone" not in out
 
 
-def test_committed_rows_were_measured_with_the_current_recipes():
-    """A recipe changed without re-running its bench row would put another recipe's numbers
-    on its page: the stored recipe must be the module's ``RECIPE``, value for value."""
+def stale_fields(method: str, stored_recipe: dict) -> dict:
+    """The fields where a stored recipe differs from the method's ``RECIPE``: {field: (stored, current)}."""
     from dataclasses import asdict
 
     from ssl_examples.methods import METHODS
 
+    current = asdict(METHODS[method].RECIPE)
+    return {k: (v, current.get(k)) for k, v in stored_recipe.items() if current.get(k) != v}
+
+
+def test_committed_rows_were_measured_with_the_current_recipes():
+    """A recipe changed without re-running its bench row would put another recipe's numbers
+    on its page: the stored recipe must be the module's ``RECIPE``, value for value."""
+    from ssl_examples.methods import METHODS
+
     results = json.loads((DOCS / "results/bench.json").read_text())
-    stale = {name: {k: (v, asdict(METHODS[name].RECIPE).get(k)) for k, v in results["methods"][name]["recipe"].items()
-                    if asdict(METHODS[name].RECIPE).get(k) != v}
-             for name in METHODS}
+    stale = {name: stale_fields(name, results["methods"][name]["recipe"]) for name in METHODS}
     assert not any(stale.values()), {n: d for n, d in stale.items() if d}
 
 
@@ -179,14 +185,11 @@ def test_a_gain_just_below_its_bar_is_not_rounded_up_to_it():
 def test_stored_method_tables_were_made_with_the_current_recipe():
     """A method's own evaluation table (``<!-- results:NAME -->``) stores the recipe it ran with:
     a recipe changed without re-running the commands the table names would show old numbers."""
-    from dataclasses import asdict
-
     from ssl_examples.methods import METHODS
 
     tables = [p for p in (DOCS / "results").glob("*.json") if p.stem in METHODS]
     assert tables, "the methods' own tables are stored beside bench.json"
     for path in tables:
         table = json.loads(path.read_text())
-        current = asdict(METHODS[path.stem].RECIPE)
-        stale = {k: (v, current.get(k)) for k, v in table["recipe"].items() if current.get(k) != v}
+        stale = stale_fields(path.stem, table["recipe"])
         assert not stale, f"{path.name} (stored, current): {stale}; re-run: {' && '.join(table['commands'])}"
