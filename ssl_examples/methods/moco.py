@@ -212,8 +212,8 @@ class MoCoRecipe(Recipe):
 # 39.8 / 20.4 as a mean): strength 0.25 41.3 / 23.4, 40.4 / 22.2, 42.5 / 21.2; with lr 1e-3 43.9 /
 # 23.4, 45.3 / 23.1, 44.9 / 21.1; and 10 epochs 45.2 / 24.7, 45.4 / 25.9, 47.5 / 22.4; 12 epochs
 # 47.4 / 26.6, 46.2 / 26.4, 46.0 / 24.7, each step higher on both probes. MoCo v2's jitter is
-# strength 0.5; at 32 px half of it keeps more of what tells the classes apart (SimCLR, with
-# batch negatives, was best at 0.5). 12 epochs take about 55 s on two threads.
+# strength 0.5; why half of it helps here is not pinned down (SimCLR, with batch negatives, was
+# best at 0.5; see the page). 12 epochs take about 55 s on two threads.
 # Open: see docs/results.md, 'Methods below the bars'.
 RECIPE = MoCoRecipe(image_size=32, num_images=3000, epochs=12, batch_size=64, lr=1e-3, weight_decay=5e-4,
                     queue_size=1024, bn_splits=4, strength=0.25)
