@@ -135,7 +135,23 @@ def test_the_proximal_term_adds_lambda_times_the_squared_distance_to_the_stored_
     torch.manual_seed(0)
     model = npid(len(tiny_data.train))
     torch.manual_seed(1)  # the same view as inside forward
-    x = simclr_view(batch["image"].float() / 255, scale=(0.2, 1.0), strength=0.5)
+    x = simclr_view(batch["image"].float() / 255, scale=(RECIPE.min_scale, 1.0), strength=RECIPE.strength)
     f = F.normalize(model.embed(model.backbone(x)), dim=1)
     expected = 30.0 * (f - bank[batch["index"]]).square().sum(1).mean().item()
     assert abs((losses[30.0] - losses[0.0]) - expected) < 1e-3 * max(1.0, expected)
+
+
+def test_the_recipes_view_settings_reach_the_view(monkeypatch):
+    """strength and min_scale are recipe fields: the model must draw its views with them."""
+    import ssl_examples.methods.npid as npid_module
+
+    seen = []
+
+    def recording_view(x, **settings):
+        seen.append(settings)
+        return simclr_view(x, **settings)
+
+    monkeypatch.setattr(npid_module, "simclr_view", recording_view)
+    model = npid(8, strength=0.3, min_scale=0.45)
+    model({"image": torch.randint(0, 256, (4, 3, 32, 32), dtype=torch.uint8), "index": torch.arange(4)})
+    assert seen == [{"scale": (0.45, 1.0), "strength": 0.3}]
