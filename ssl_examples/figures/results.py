@@ -4,6 +4,10 @@ One figure per family of methods: the linear probe's test accuracy at every stag
 backbone, mean over seeds with its 95 % interval, beside random init of the same backbone
 (per-layer probes, as Goyal et al., ICCV 2019, evaluate). A method whose pretext task
 specialises its last layers peaks before the last stage.
+
+And one figure from ``docs/results/knn-curves.json`` (``python -m ssl_examples.curves``): the
+validation kNN accuracy during pre-training, which shows when a method overtakes the random
+init it starts from.
 """
 
 import json
@@ -16,6 +20,7 @@ from ..stats import mean_interval
 from .common import save
 
 BENCH = Path(__file__).resolve().parents[2] / "docs" / "results" / "bench.json"
+CURVES = Path(__file__).resolve().parents[2] / "docs" / "results" / "knn-curves.json"
 
 
 def _current_rows(results: dict) -> dict:
@@ -61,6 +66,43 @@ def layers_figure(path: Path, family: str, bench: Path = BENCH) -> None:
     save(fig, path)
 
 
+def best_layer_curve(row: dict) -> tuple[list[int], list[float], list[float]]:
+    """Steps, mean and interval half width over seeds of the kNN curve at each reading's best
+    stage (the stage whose mean over seeds is highest at that reading)."""
+    means, halves = [], []
+    for i in range(len(row["steps"])):
+        stats = [mean_interval([seed[i] for seed in per_seed]) for per_seed in row["knn"].values()]
+        mean, half = max(stats, key=lambda s: s[0])
+        means.append(100 * mean)
+        halves.append(100 * half if half == half else 0.0)  # one seed: no interval
+    return row["steps"], means, halves
+
+
+def knn_curve_figure(path: Path, curves: Path = CURVES) -> None:
+    """Validation kNN during pre-training, per method, beside the random init it starts from."""
+    rows = json.loads(curves.read_text())["methods"] if curves.exists() else {}
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    if not rows:
+        ax.text(0.5, 0.5, "not measured yet:\npython -m ssl_examples.curves", ha="center", va="center",
+                fontsize=14, transform=ax.transAxes)
+        ax.set_axis_off()
+        save(fig, path)
+        return
+    titles = {m.name: m.title for m in REGISTRY}
+    start = []
+    for i, (name, row) in enumerate(sorted(rows.items())):
+        steps, means, halves = best_layer_curve(row)
+        ax.errorbar(steps, means, yerr=halves, marker="osD^v"[i % 5], capsize=3, lw=2, label=titles.get(name, name))
+        start.append(means[0])
+    ax.axhline(sum(start) / len(start), color="k", ls="--", lw=1.5, label="random init (step 0)")
+    ax.set_xlabel("optimiser steps of pre-training", fontsize=13)
+    ax.set_ylabel("kNN, validation top-1 (%)", fontsize=13)
+    ax.tick_params(labelsize=13)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=11, loc="best")
+    save(fig, path)
+
+
 def _one(family: str):
     def make(path: Path) -> None:
         layers_figure(path, family)
@@ -69,3 +111,4 @@ def _one(family: str):
 
 
 RESULT_FIGURES = {f"results-layers-{family}.png": _one(family) for family in FAMILIES}
+RESULT_FIGURES["results-knn-curves.png"] = knn_curve_figure
