@@ -28,6 +28,14 @@ def _current_rows(results: dict) -> dict:
             if isinstance(r.get("linear"), list) and r.get("baseline") in results.get("baselines", {})}
 
 
+def not_measured(fig, ax, path: Path, command: str) -> None:
+    """A figure whose results are not stored yet says which command makes them."""
+    ax.text(0.5, 0.5, f"not measured yet:\n{command}", ha="center", va="center", fontsize=14,
+            transform=ax.transAxes)
+    ax.set_axis_off()
+    save(fig, path)
+
+
 def layers_figure(path: Path, family: str, bench: Path = BENCH) -> None:
     """Per-layer linear-probe test accuracy of one family's methods beside random init."""
     results = json.loads(bench.read_text()) if bench.exists() else {}
@@ -35,11 +43,7 @@ def layers_figure(path: Path, family: str, bench: Path = BENCH) -> None:
     methods = [m for m in REGISTRY if m.family == family and m.name in rows]
     fig, ax = plt.subplots(figsize=(7.5, 4.2))
     if not methods:
-        ax.text(0.5, 0.5, "not measured yet:\npython -m ssl_examples bench", ha="center", va="center",
-                fontsize=14, transform=ax.transAxes)
-        ax.set_axis_off()
-        save(fig, path)
-        return
+        return not_measured(fig, ax, path, "python -m ssl_examples bench")
     markers = "osD^v<>"
     drawn_baselines = set()
     for i, m in enumerate(methods):
@@ -83,11 +87,7 @@ def knn_curve_figure(path: Path, curves: Path = CURVES) -> None:
     rows = json.loads(curves.read_text())["methods"] if curves.exists() else {}
     fig, ax = plt.subplots(figsize=(7.5, 4.2))
     if not rows:
-        ax.text(0.5, 0.5, "not measured yet:\npython -m ssl_examples.curves", ha="center", va="center",
-                fontsize=14, transform=ax.transAxes)
-        ax.set_axis_off()
-        save(fig, path)
-        return
+        return not_measured(fig, ax, path, "python -m ssl_examples.curves")
     titles = {m.name: m.title for m in REGISTRY}
     start = []
     for i, (name, row) in enumerate(sorted(rows.items())):
