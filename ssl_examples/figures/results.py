@@ -21,6 +21,8 @@ from .common import save
 
 BENCH = Path(__file__).resolve().parents[2] / "docs" / "results" / "bench.json"
 CURVES = Path(__file__).resolve().parents[2] / "docs" / "results" / "knn-curves.json"
+# Okabe and Ito's colours, told apart with every common colour-vision deficiency.
+OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9")
 
 
 def _current_rows(results: dict) -> dict:
@@ -85,21 +87,22 @@ def best_layer_curve(row: dict) -> tuple[list[int], list[float], list[float]]:
 def knn_curve_figure(path: Path, curves: Path = CURVES) -> None:
     """Validation kNN during pre-training, per method, beside the random init it starts from."""
     rows = json.loads(curves.read_text())["methods"] if curves.exists() else {}
-    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    fig, ax = plt.subplots(figsize=(9, 4.2))
     if not rows:
         return not_measured(fig, ax, path, "python -m ssl_examples.curves")
     titles = {m.name: m.title for m in REGISTRY}
     start = []
     for i, (name, row) in enumerate(sorted(rows.items())):
         steps, means, halves = best_layer_curve(row)
-        ax.errorbar(steps, means, yerr=halves, marker="osD^v"[i % 5], capsize=3, lw=2, label=titles.get(name, name))
+        ax.errorbar(steps, means, yerr=halves, marker="osD^v"[i % 5], color=OKABE_ITO[i % len(OKABE_ITO)],
+                    capsize=3, lw=2, label=titles.get(name, name))
         start.append(means[0])
     ax.axhline(sum(start) / len(start), color="k", ls="--", lw=1.5, label="random init (step 0)")
     ax.set_xlabel("optimiser steps of pre-training", fontsize=13)
     ax.set_ylabel("kNN, validation top-1 (%)", fontsize=13)
     ax.tick_params(labelsize=13)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=11, loc="best")
+    ax.legend(fontsize=11, loc="center left", bbox_to_anchor=(1.01, 0.5))  # beside the curves, not on them
     save(fig, path)
 
 

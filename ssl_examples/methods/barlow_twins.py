@@ -90,7 +90,7 @@ class BarlowTwinsRecipe(Recipe):
     solarize_p: float = 0.2  # second view only (BYOL's asymmetric views, which the paper uses)
 
 
-# Not tuned yet: the paper's recipe scaled to a minute of CPU (smaller heads, 5 epochs of 3000
+# The paper's recipe scaled to a minute of CPU (smaller heads, 5 epochs of 3000
 # images, crops from 0.2 of the image). Validation split, first bench (one thread), mean of seeds
 # 0-2 at the best layer (linear / kNN %): 33.1 / 17.4, against 36.9 / 23.4 for the random init, so
 # it is below the course's bars (docs/results.md, 'Methods below the bars'). Variants, validation

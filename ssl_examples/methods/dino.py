@@ -172,7 +172,7 @@ class DINORecipe(Recipe):
     strength: float = 0.5  # colour jitter (0.4, 0.4, 0.2, 0.1) in the paper
 
 
-# Not tuned yet: the paper's recipe scaled to a minute of CPU (smaller heads and prototype count, 4
+# The paper's recipe scaled to a minute of CPU (smaller heads and prototype count, 4
 # local crops of 16 px, 5 epochs of 3000 images). Validation split, first bench (one thread), mean
 # of seeds 0-2 at the best layer (linear / kNN %): 37.5 / 18.2, against 36.9 / 23.4 for the random
 # init, so it is below the course's bars (docs/results.md, 'Methods below the bars'). Seed 0 at
