@@ -75,8 +75,8 @@ def test_the_command_stores_every_seed_and_the_figure_reads_it(tiny, tmp_path):
     assert steps == row["steps"] and means[0] == pytest.approx(100 * best_at_0)
     del stored["other"]
     out.write_text(json.dumps({"methods": stored}))
-    knn_curve_figure(tmp_path / "c.png", curves=out)
-    knn_curve_figure(tmp_path / "none.png", curves=tmp_path / "missing.json")  # says how to make it
+    knn_curve_figure(tmp_path / "c.png", ("rotation",), curves=out)
+    knn_curve_figure(tmp_path / "none.png", ("rotation",), curves=tmp_path / "missing.json")  # says how
     assert (tmp_path / "c.png").stat().st_size > 0 and (tmp_path / "none.png").stat().st_size > 0
 
 

@@ -11,6 +11,7 @@ init it starts from.
 """
 
 import json
+from functools import partial
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -84,15 +85,17 @@ def best_layer_curve(row: dict) -> tuple[list[int], list[float], list[float]]:
     return row["steps"], means, halves
 
 
-def knn_curve_figure(path: Path, curves: Path = CURVES) -> None:
-    """Validation kNN during pre-training, per method, beside the random init it starts from."""
-    rows = json.loads(curves.read_text())["methods"] if curves.exists() else {}
+def knn_curve_figure(path: Path, methods: tuple[str, ...], curves: Path = CURVES) -> None:
+    """Validation kNN during pre-training of ``methods`` (those stored), beside the random init
+    they start from (the methods share a backbone, so they share their step-0 reading)."""
+    stored = json.loads(curves.read_text())["methods"] if curves.exists() else {}
+    rows = {name: stored[name] for name in methods if name in stored}
     fig, ax = plt.subplots(figsize=(9, 4.2))
     if not rows:
-        return not_measured(fig, ax, path, "python -m ssl_examples.curves")
+        return not_measured(fig, ax, path, f"python -m ssl_examples.curves {' '.join(methods)}")
     titles = {m.name: m.title for m in REGISTRY}
     start = []
-    for i, (name, row) in enumerate(sorted(rows.items())):
+    for i, (name, row) in enumerate(rows.items()):
         steps, means, halves = best_layer_curve(row)
         ax.errorbar(steps, means, yerr=halves, marker="osD^v"[i % 5], color=OKABE_ITO[i % len(OKABE_ITO)],
                     capsize=3, lw=2, label=titles.get(name, name))
@@ -114,4 +117,8 @@ def _one(family: str):
 
 
 RESULT_FIGURES = {f"results-layers-{family}.png": _one(family) for family in FAMILIES}
-RESULT_FIGURES["results-knn-curves.png"] = knn_curve_figure
+# kNN read during pre-training: joint-embedding methods with and without negatives, then
+# pretext tasks that meet both bars, only the linear one, and neither.
+RESULT_FIGURES["results-knn-curves.png"] = partial(knn_curve_figure, methods=("simclr", "vicreg", "byol", "barlow_twins"))
+RESULT_FIGURES["results-knn-curves-pretext.png"] = partial(knn_curve_figure,
+                                                           methods=("rotation", "context_prediction", "jigsaw"))
