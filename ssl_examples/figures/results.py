@@ -117,8 +117,9 @@ def _one(family: str):
 
 
 RESULT_FIGURES = {f"results-layers-{family}.png": _one(family) for family in FAMILIES}
-# kNN read during pre-training: joint-embedding methods with and without negatives, then
-# pretext tasks that meet both bars, only the linear one, and neither.
+# kNN read during pre-training: joint-embedding methods with and without negatives; pretext
+# tasks that meet both bars, only the linear one, and neither; the other instance methods.
 RESULT_FIGURES["results-knn-curves.png"] = partial(knn_curve_figure, methods=("simclr", "vicreg", "byol", "barlow_twins"))
 RESULT_FIGURES["results-knn-curves-pretext.png"] = partial(knn_curve_figure,
                                                            methods=("rotation", "context_prediction", "jigsaw"))
+RESULT_FIGURES["results-knn-curves-instances.png"] = partial(knn_curve_figure, methods=("moco", "npid", "exemplar"))
