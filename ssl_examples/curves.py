@@ -39,7 +39,7 @@ def knn_by_layer(backbone, data) -> dict[str, float]:
     return {name: knn_accuracy(train_x[name], train_y, val_x[name], val_y) for name in val_x}
 
 
-def knn_curve(method, recipe, seed: int, fractions=FRACTIONS) -> dict:
+def knn_curve(method, recipe, seed: int, fractions=FRACTIONS) -> tuple[dict, torch.nn.Module]:
     """Pre-train ``method`` with ``recipe`` on the CPU and read kNN at each share of the steps.
 
     Returns ``{"steps": [...], "knn": {layer: [accuracy at each step]}}`` and the model."""
@@ -48,8 +48,16 @@ def knn_curve(method, recipe, seed: int, fractions=FRACTIONS) -> dict:
     model = method.build(recipe, data)
     total = recipe.epochs * (len(data.pretrain) // recipe.batch_size)
     steps = sorted({round(f * total) for f in fractions})
-    readings = {0: knn_by_layer(model.backbone, data)} if 0 in steps else {}
-    model.train()
+    readings = {}
+
+    def read(step: int) -> None:
+        rng = torch.get_rng_state()  # reading draws nothing today; this keeps the run's draws so
+        readings[step] = knn_by_layer(model.backbone, data)
+        torch.set_rng_state(rng)
+        model.train()  # the reading put the backbone in eval mode
+
+    if 0 in steps:
+        read(0)
     own_hook = getattr(model, "on_step", None)  # e.g. BYOL's target network; it must still run
     done = 0
 
@@ -59,14 +67,13 @@ def knn_curve(method, recipe, seed: int, fractions=FRACTIONS) -> dict:
             own_hook(progress)
         done += 1
         if done in steps:
-            rng = torch.get_rng_state()  # reading draws nothing today; this keeps it so
-            readings[done] = knn_by_layer(model.backbone, data)
-            torch.set_rng_state(rng)
-            model.train()
+            read(done)
 
     model.on_step = on_step  # the training loop calls the model's per-step hook after each step
-    train(model, data.pretrain, recipe, Runtime(device="cpu", seed=seed, progress=False))
-    del model.on_step
+    try:
+        train(model, data.pretrain, recipe, Runtime(device="cpu", seed=seed, progress=False))
+    finally:
+        del model.on_step  # the model's own hook (if any) is its method again
     layers = list(readings[steps[-1]])
     return {"steps": steps, "knn": {name: [readings[s][name] for s in steps] for name in layers}}, model
 

@@ -35,7 +35,16 @@ def test_readings_at_the_shares_of_the_run_and_step_0_is_the_random_init(tiny):
     assert any(v[0] != v[-1] for v in curve["knn"].values())  # training changed what kNN reads
 
 
-def test_reading_during_the_run_leaves_the_final_weights_unchanged(tiny):
+@pytest.mark.parametrize("reading_draws", [False, True])
+def test_reading_during_the_run_leaves_the_final_weights_unchanged(tiny, monkeypatch, reading_draws):
+    if reading_draws:  # a reading that consumed random numbers must not shift the run's draws
+        knn_by_layer = curves.knn_by_layer
+
+        def drawing(backbone, d):
+            torch.rand(10)
+            return knn_by_layer(backbone, d)
+
+        monkeypatch.setattr(curves, "knn_by_layer", drawing)
     _, read = curves.knn_curve(rotation, tiny, seed=5, fractions=(0.0, 0.25, 0.5, 1.0))
     torch.manual_seed(5)
     d = data.load_for_method(rotation, tiny)
@@ -59,7 +68,7 @@ def test_a_model_s_own_step_hook_still_runs(tiny, monkeypatch):
     assert len(calls) == 8 and calls[-1] == 1.0
 
 
-def test_the_command_stores_every_seed_and_the_figure_reads_it(tiny, tmp_path):
+def test_the_command_stores_every_seed_and_the_figure_reads_it(tiny, tmp_path, monkeypatch):
     out = tmp_path / "curves.json"
     out.write_text(json.dumps({"methods": {"other": {"kept": True}}}))
     curves.main(["rotation", "--seeds", "0", "1", "--out", str(out)])
@@ -69,15 +78,20 @@ def test_the_command_stores_every_seed_and_the_figure_reads_it(tiny, tmp_path):
     assert row["seeds"] == [0, 1] and row["steps"][0] == 0 and row["steps"][-1] == 8
     assert all(len(per_seed) == 2 and len(per_seed[0]) == len(row["steps"]) for per_seed in row["knn"].values())
 
+    from ssl_examples.figures import results
     from ssl_examples.figures.results import best_layer_curve, knn_curve_figure
     steps, means, halves = best_layer_curve(row)
     best_at_0 = max(sum(v[i][0] for i in range(2)) / 2 for v in row["knn"].values())
     assert steps == row["steps"] and means[0] == pytest.approx(100 * best_at_0)
     del stored["other"]
     out.write_text(json.dumps({"methods": stored}))
+    placeholders = []
+    not_measured = results.not_measured
+    monkeypatch.setattr(results, "not_measured", lambda *a: placeholders.append(a[-1]) or not_measured(*a))
     knn_curve_figure(tmp_path / "c.png", ("rotation",), curves=out)
-    knn_curve_figure(tmp_path / "none.png", ("rotation",), curves=tmp_path / "missing.json")  # says how
-    assert (tmp_path / "c.png").stat().st_size > 0 and (tmp_path / "none.png").stat().st_size > 0
+    assert placeholders == [] and (tmp_path / "c.png").stat().st_size > 0  # drawn from the stored curves
+    knn_curve_figure(tmp_path / "none.png", ("rotation",), curves=tmp_path / "missing.json")
+    assert placeholders == ["python -m ssl_examples.curves rotation"]  # says how to make it
 
 
 def test_an_unknown_method_is_one_line_and_exit_2(tmp_path, capsys):
