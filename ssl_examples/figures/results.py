@@ -31,6 +31,11 @@ def _current_rows(results: dict) -> dict:
             if isinstance(r.get("linear"), list) and r.get("baseline") in results.get("baselines", {})}
 
 
+def error_bar(half: float) -> float:
+    """An interval's half width as an error bar: none (0) where one seed gave no interval (NaN)."""
+    return half if half == half else 0.0
+
+
 def not_measured(fig, ax, path: Path, command: str) -> None:
     """A figure whose results are not stored yet says which command makes them."""
     ax.text(0.5, 0.5, f"not measured yet:\n{command}", ha="center", va="center", fontsize=14,
@@ -54,7 +59,7 @@ def layers_figure(path: Path, family: str, bench: Path = BENCH) -> None:
         layers = list(r["layers"])
         xs = range(len(layers))
         stats = [mean_interval(r["layers"][layer]["linear"]["test"]) for layer in layers]
-        ax.errorbar(xs, [100 * s[0] for s in stats], yerr=[100 * (s[1] if s[1] == s[1] else 0) for s in stats],
+        ax.errorbar(xs, [100 * s[0] for s in stats], yerr=[100 * error_bar(s[1]) for s in stats],
                     marker=markers[i % len(markers)], capsize=3, lw=2, label=m.title)
         key = r["baseline"]
         if key not in drawn_baselines:
@@ -81,7 +86,7 @@ def best_layer_curve(row: dict) -> tuple[list[int], list[float], list[float]]:
         stats = [mean_interval([seed[i] for seed in per_seed]) for per_seed in row["knn"].values()]
         mean, half = max(stats, key=lambda s: s[0])
         means.append(100 * mean)
-        halves.append(100 * half if half == half else 0.0)  # one seed: no interval
+        halves.append(100 * error_bar(half))
     return row["steps"], means, halves
 
 
