@@ -93,3 +93,20 @@ def test_the_recipe_is_the_one_place_a_default_lives(method):
         for p in params:
             if p.kind == p.KEYWORD_ONLY:
                 assert hasattr(module.RECIPE, p.name), f"{cls.__name__}({p.name}=...) is not a recipe field"
+
+
+@pytest.mark.parametrize("method", REGISTRY, ids=lambda m: m.name)
+def test_the_page_shows_the_recipe_and_how_it_was_chosen(method):
+    """The page includes the module's recipe section, and that section holds the recipe class,
+    ``RECIPE`` and a comment with validation numbers (the evidence behind each default)."""
+    source = (REPO / "ssl_examples" / "methods" / f"{method.name}.py").read_text()
+    section = re.search(r"^# --8<-- \[start:recipe\]\n(.*?)^# --8<-- \[end:recipe\]", source, re.S | re.M)
+    assert section, f"{method.name}: no recipe snippet section in its module"
+    body = section.group(1)
+    assert re.search(r"^class \w+Recipe\(", body, re.M), f"{method.name}: the recipe class is not in the section"
+    assert re.search(r"^RECIPE = ", body, re.M), f"{method.name}: RECIPE is not in the section"
+    assert body.count("(") == body.count(")"), f"{method.name}: the section cuts a statement"
+    assert re.search(r"^#.*[Vv]alidation", body, re.M), f"{method.name}: no validation numbers in the recipe comment"
+    page = (REPO / "docs" / method.page).read_text()
+    assert f'--8<-- "ssl_examples/methods/{method.name}.py:recipe"' in page, \
+        f"{method.name}: its page does not include the recipe"

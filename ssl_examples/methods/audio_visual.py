@@ -87,6 +87,7 @@ class AudioVisual(nn.Module):
 # --8<-- [end:model]
 
 
+# --8<-- [start:recipe]
 @dataclass
 class AudioVisualRecipe(Recipe):
     clips: int = 1000  # clips of the embedded world to pre-train on (num_images does not apply)
@@ -102,6 +103,7 @@ class AudioVisualRecipe(Recipe):
 # every seed on both probes, so the smaller step is the recipe. 18 epochs fill the minute on two
 # threads of a quiet 2-core CPU.
 RECIPE = AudioVisualRecipe(image_size=32, num_images=3000, epochs=18, batch_size=32, lr=1e-3, weight_decay=5e-4)
+# --8<-- [end:recipe]
 
 # The GPU tier (`bench --tier gpu`): a CIFAR-style ResNet-18 on up to 50 000 world images, batch 512,
 # sized for about two minutes on one H100-class GPU (one frame and one second of sound a pair); lr 2e-3 (the

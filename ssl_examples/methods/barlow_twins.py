@@ -79,6 +79,7 @@ class BarlowTwins(nn.Module):
 # --8<-- [end:model]
 
 
+# --8<-- [start:recipe]
 @dataclass
 class BarlowTwinsRecipe(Recipe):
     proj_dim: int = 8192  # the paper: three layers of 8192 units
@@ -105,6 +106,7 @@ class BarlowTwinsRecipe(Recipe):
 # and at lr 2.0 30.4 / 15.0: lower on both probes.
 RECIPE = BarlowTwinsRecipe(image_size=32, num_images=3000, epochs=5, batch_size=64, lr=2e-3, weight_decay=5e-4,
                            proj_dim=512, hidden_dim=512, lambd=1 / 512, min_scale=0.2)
+# --8<-- [end:recipe]
 
 # The GPU tier (`bench --tier gpu`): a CIFAR-style ResNet-18 on up to 50 000 world images, batch 512,
 # a 2048-d projector (the usual CIFAR-10 size; the paper's 8192 is for ImageNet) with the paper's

@@ -116,6 +116,7 @@ class BoWNet(nn.Module):
 # --8<-- [end:model]
 
 
+# --8<-- [start:recipe]
 @dataclass
 class BoWNetRecipe(Recipe):
     vocabulary: int = 256  # K visual words (k-means over the bootstrap network's local features)
@@ -133,6 +134,7 @@ class BoWNetRecipe(Recipe):
 # on average; its bench (two threads): 50.7 / 31.1. The vocabulary's k-means, made 4 times faster,
 # paid for the extra epochs (47-56 s a seed on two threads of a quiet 2-core CPU).
 RECIPE = BoWNetRecipe(image_size=32, num_images=3000, epochs=8, batch_size=128, lr=2e-3, weight_decay=5e-4)
+# --8<-- [end:recipe]
 
 # The GPU tier (`bench --tier gpu`): a CIFAR-style ResNet-18 on up to 50 000 world images, batch 512,
 # sized for about two minutes on one H100-class GPU (the rotation bootstrap trains first); not yet measured on a GPU.

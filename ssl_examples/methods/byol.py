@@ -89,6 +89,7 @@ class BYOL(nn.Module):
 # --8<-- [end:model]
 
 
+# --8<-- [start:recipe]
 @dataclass
 class BYOLRecipe(Recipe):
     tau_base: float = 0.996  # the paper's base EMA rate (ImageNet, 1000 epochs)
@@ -115,6 +116,7 @@ class BYOLRecipe(Recipe):
 # reads it, best layer): 18-20 % from step 9 to step 460, never back to the random init's 24.8.
 RECIPE = BYOLRecipe(image_size=32, num_images=3000, epochs=5, batch_size=64, lr=2e-3, weight_decay=5e-4,
                     tau_base=0.99, hidden_dim=512, proj_dim=128, min_scale=0.2)
+# --8<-- [end:recipe]
 
 # The GPU tier (`bench --tier gpu`): a CIFAR-style ResNet-18 on up to 50 000 world images, batch 512,
 # with the paper's head sizes (4096-d hidden layer, 256-d output); two views and a target forward per

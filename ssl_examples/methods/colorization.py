@@ -136,6 +136,7 @@ class Colorization(nn.Module):
 # --8<-- [end:model]
 
 
+# --8<-- [start:recipe]
 @dataclass
 class ColorizationRecipe(Recipe):
     min_scale: float = 0.5  # smallest crop, as a fraction of the image
@@ -146,6 +147,7 @@ class ColorizationRecipe(Recipe):
 # greyscale random init of the same seeds. 12 epochs take about 50 s on two threads of a quiet
 # 2-core CPU (73 s on one thread), the most the one-minute budget allows.
 RECIPE = ColorizationRecipe(image_size=32, num_images=3000, epochs=12, batch_size=128, lr=2e-3, weight_decay=5e-4)
+# --8<-- [end:recipe]
 
 # The GPU tier (`bench --tier gpu`): a CIFAR-style ResNet-18 on up to 50 000 world images, batch 512,
 # sized for about two minutes on one H100-class GPU (an encoder-decoder on whole images); not yet measured on a GPU.

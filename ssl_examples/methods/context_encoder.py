@@ -166,6 +166,7 @@ class ContextEncoder(nn.Module):
 MASKS = ("centre", "blocks")
 
 
+# --8<-- [start:recipe]
 @dataclass
 class ContextEncoderRecipe(Recipe):
     mask: str = "blocks"  # "centre": the central square; "blocks": four random squares (the paper's best)
@@ -182,6 +183,7 @@ class ContextEncoderRecipe(Recipe):
 # probe, so lr 2e-3 stays. lr 1e-3 with 12 epochs (seed 0, 77 s on one thread): 40.4 / 21.6, no
 # closer on kNN. Below both bars (docs/results.md).
 RECIPE = ContextEncoderRecipe(image_size=32, num_images=3000, epochs=9, batch_size=128, lr=2e-3, weight_decay=5e-4)
+# --8<-- [end:recipe]
 
 # The GPU tier (`bench --tier gpu`): a CIFAR-style ResNet-18 on up to 50 000 world images, batch 512,
 # sized for about two minutes on one H100-class GPU (an encoder-decoder on whole images); not yet measured on a GPU.

@@ -127,6 +127,7 @@ class ContextPrediction(nn.Module):
 # --8<-- [end:model]
 
 
+# --8<-- [start:recipe]
 @dataclass
 class ContextPredictionRecipe(Recipe):
     patch: int = 7  # patch side in pixels (the paper: 96 on ~400-px images)
@@ -150,6 +151,7 @@ class ContextPredictionRecipe(Recipe):
 # `neighbours` knob was not kept).
 RECIPE = ContextPredictionRecipe(image_size=32, num_images=3000, epochs=24, batch_size=128, lr=2e-3,
                                  weight_decay=5e-4)
+# --8<-- [end:recipe]
 
 # The GPU tier (`bench --tier gpu`): a CIFAR-style ResNet-18 on up to 50 000 world images, batch 512,
 # sized for about two minutes on one H100-class GPU (nine small patches per image: cheap); not yet measured on a GPU.

@@ -151,6 +151,7 @@ class DINO(nn.Module):
 # --8<-- [end:model]
 
 
+# --8<-- [start:recipe]
 @dataclass
 class DINORecipe(Recipe):
     out_dim: int = 65536  # K, the paper's output dimension
@@ -182,6 +183,7 @@ RECIPE = DINORecipe(image_size=32, num_images=3000, epochs=5, batch_size=64, lr=
                     out_dim=1024, hidden_dim=512, bottleneck_dim=128, momentum_base=0.99, num_local=4,
                     global_min_scale=0.3, local_min_scale=0.1, local_max_scale=0.3, warmup_fraction=0.3,
                     freeze_last_layer=0.1)
+# --8<-- [end:recipe]
 
 # The GPU tier (`bench --tier gpu`): a CIFAR-style ResNet-18 on up to 50 000 world images, batch 512,
 # with the paper's head widths (2048-d hidden layers, 256-d bottleneck) and K = 4096 outputs (the

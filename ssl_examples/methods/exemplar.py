@@ -62,6 +62,7 @@ class ExemplarNetwork(nn.Module):
 # --8<-- [end:model]
 
 
+# --8<-- [start:recipe]
 @dataclass
 class ExemplarRecipe(Recipe):
     copies: int = 4  # K: distorted crops of each image per batch
@@ -82,6 +83,7 @@ class ExemplarRecipe(Recipe):
 # Below both bars (docs/results.md, 'Methods below the bars').
 RECIPE = ExemplarRecipe(image_size=32, num_images=500, epochs=20, batch_size=64, optimizer="sgd", lr=0.05,
                         weight_decay=5e-4)
+# --8<-- [end:recipe]
 
 # The GPU tier (`bench --tier gpu`): a CIFAR-style ResNet-18 on up to 50 000 world images, batch 512,
 # sized for about two minutes on one H100-class GPU (one class per image: 8000 surrogate classes, as the paper's smallest setting); not yet measured on a GPU.

@@ -180,6 +180,7 @@ class IJEPA(nn.Module):
 # --8<-- [end:model]
 
 
+# --8<-- [start:recipe]
 @dataclass
 class IJEPARecipe(Recipe):
     predictor_width: int = 96  # the paper: 384 for every encoder size ("narrow": a ViT-H is 1280)
@@ -203,6 +204,7 @@ class IJEPARecipe(Recipe):
 # to 22.1 / 12.5 (targets that a faster-moving encoder makes easier to predict).
 RECIPE = IJEPARecipe(image_size=32, num_images=2240, backbone="vit-tiny-half", epochs=2, batch_size=64,
                      lr=1e-3, weight_decay=0.04, warmup_epochs=1.0, base_momentum=0.99)
+# --8<-- [end:recipe]
 
 # The GPU tier: 50 000 images and the paper's momentum (sizes not yet measured on a GPU).
 GPU_RECIPE = replace(RECIPE, num_images=50_000, epochs=50, batch_size=512, lr=1e-3, warmup_epochs=5.0,

@@ -130,6 +130,7 @@ class Jigsaw(nn.Module):
 # --8<-- [end:model]
 
 
+# --8<-- [start:recipe]
 @dataclass
 class JigsawRecipe(Recipe):
     num_permutations: int = 100  # P, the size of the permutation set (the paper compares up to 1000)
@@ -151,6 +152,7 @@ class JigsawRecipe(Recipe):
 # 40.0 / 20.7 (by then the classifier names the right order for under 8 % of the images): no
 # closer on kNN. Below both bars (docs/results.md).
 RECIPE = JigsawRecipe(image_size=32, num_images=3000, epochs=8, batch_size=128, lr=2e-3, weight_decay=5e-4)
+# --8<-- [end:recipe]
 
 # The GPU tier (`bench --tier gpu`): a CIFAR-style ResNet-18 on up to 50 000 world images, batch 512,
 # sized for about two minutes on one H100-class GPU (nine small tiles per image: cheap); not yet measured on a GPU.

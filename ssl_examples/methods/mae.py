@@ -147,6 +147,7 @@ class MAE(nn.Module):
 # --8<-- [end:model]
 
 
+# --8<-- [start:recipe]
 @dataclass
 class MAERecipe(Recipe):
     mask_ratio: float = 0.75  # the paper's ratio
@@ -165,6 +166,7 @@ class MAERecipe(Recipe):
 # sum, within the spread between seeds.
 RECIPE = MAERecipe(image_size=32, num_images=3000, backbone="vit-tiny-half", epochs=2, batch_size=16,
                    lr=1e-3, weight_decay=0.05, warmup_epochs=0.2)
+# --8<-- [end:recipe]
 
 # The GPU tier: 50 000 images, long enough for MAE to show what it learns (sizes not yet
 # measured on a GPU; the paper's learning rate is 1.5e-4 per 256 images, for 800+ epochs).

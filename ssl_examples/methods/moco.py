@@ -168,6 +168,7 @@ class MoCo(nn.Module):
 # --8<-- [end:model]
 
 
+# --8<-- [start:recipe]
 @dataclass
 class MoCoRecipe(Recipe):
     temperature: float = 0.2
@@ -217,6 +218,7 @@ class MoCoRecipe(Recipe):
 # Open: see docs/results.md, 'Methods below the bars'.
 RECIPE = MoCoRecipe(image_size=32, num_images=3000, epochs=12, batch_size=64, lr=1e-3, weight_decay=5e-4,
                     queue_size=1024, bn_splits=4, strength=0.25)
+# --8<-- [end:recipe]
 
 # The GPU tier (`bench --tier gpu`): a CIFAR-style ResNet-18 on up to 50 000 world images, batch 512,
 # sized for about two minutes on one H100-class GPU (two views of each image; a queue of 16k keys); not yet measured on a GPU.

@@ -105,6 +105,7 @@ class MoCoV3(nn.Module):
 # --8<-- [end:model]
 
 
+# --8<-- [start:recipe]
 @dataclass
 class MoCoV3Recipe(Recipe):
     temperature: float = 0.2  # the paper's value for ViTs
@@ -130,6 +131,7 @@ class MoCoV3Recipe(Recipe):
 # Colour-jitter strength 0.25 (seed 0): 35.1 / 15.3, within a point of 0.5 on both probes.
 RECIPE = MoCoV3Recipe(image_size=32, num_images=2400, backbone="vit-tiny-half", epochs=2, batch_size=64,
                       lr=1e-3, weight_decay=0.1, warmup_epochs=0.5, view_size=16)
+# --8<-- [end:recipe]
 
 # The GPU tier: full-size views of 50 000 images (sizes not yet measured on a GPU).
 GPU_RECIPE = replace(RECIPE, num_images=50_000, epochs=30, batch_size=512, lr=1e-3, warmup_epochs=3.0,

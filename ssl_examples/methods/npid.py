@@ -130,6 +130,7 @@ class NPID(nn.Module):
 # --8<-- [end:model]
 
 
+# --8<-- [start:recipe]
 @dataclass
 class NPIDRecipe(Recipe):
     temperature: float = 0.07
@@ -162,6 +163,7 @@ class NPIDRecipe(Recipe):
 # 1000 images for 45 epochs 39.1 / 23.4; crops from 0.35 for 60 epochs 41.1 / 22.3.
 RECIPE = NPIDRecipe(image_size=32, num_images=500, epochs=30, batch_size=64, lr=1e-3, weight_decay=5e-4,
                     prox_weight=30.0)
+# --8<-- [end:recipe]
 
 # The GPU tier (`bench --tier gpu`): a CIFAR-style ResNet-18 on up to 50 000 world images, batch 512,
 # sized for about two minutes on one H100-class GPU (the memory bank is refreshed once an epoch); not yet measured on a GPU.

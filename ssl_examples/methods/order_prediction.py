@@ -113,6 +113,7 @@ class OrderPrediction(nn.Module):
 # --8<-- [end:model]
 
 
+# --8<-- [start:recipe]
 @dataclass
 class OrderPredictionRecipe(Recipe):
     clips: int = 600  # clips of the embedded world to pre-train on (num_images does not apply)
@@ -131,6 +132,7 @@ class OrderPredictionRecipe(Recipe):
 # lr 2e-3 stays. lr 1e-3 with 20 epochs (seed 0): 39.7 / 23.7, lower on the linear probe. Below
 # both bars (docs/results.md).
 RECIPE = OrderPredictionRecipe(image_size=32, num_images=3000, epochs=12, batch_size=32, lr=2e-3, weight_decay=5e-4)
+# --8<-- [end:recipe]
 
 # The GPU tier (`bench --tier gpu`): a CIFAR-style ResNet-18 on up to 50 000 world images, batch 512,
 # sized for about two minutes on one H100-class GPU (four frames a tuple); not yet measured on a GPU.

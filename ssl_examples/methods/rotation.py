@@ -60,6 +60,7 @@ class RotationPrediction(nn.Module):
 # --8<-- [end:model]
 
 
+# --8<-- [start:recipe]
 @dataclass
 class RotationRecipe(Recipe):
     min_scale: float = 0.5  # smallest crop, as a fraction of the image, before rotating
@@ -69,6 +70,7 @@ class RotationRecipe(Recipe):
 # Validation split, seed 0, best layer (linear / kNN %; random init: 37.9 / 24.8):
 # this recipe 57.9 / 39.3 (block4 / block5), 46 s.
 RECIPE = RotationRecipe(image_size=32, num_images=3000, epochs=3, batch_size=64, lr=2e-3, weight_decay=5e-4)
+# --8<-- [end:recipe]
 
 # The GPU tier (`bench --tier gpu`): a CIFAR-style ResNet-18 on up to 50 000 world images, batch 512,
 # sized for about two minutes on one H100-class GPU (4 rotations of each image per step); not yet measured on a GPU.

@@ -102,6 +102,7 @@ class ShuffleAndLearn(nn.Module):
 # --8<-- [end:model]
 
 
+# --8<-- [start:recipe]
 @dataclass
 class ShuffleAndLearnRecipe(Recipe):
     clips: int = 600  # clips of the embedded world to pre-train on (num_images does not apply)
@@ -128,6 +129,7 @@ class ShuffleAndLearnRecipe(Recipe):
 # is the recipe; 64 wide (seed 0) 45.0 / 25.9. A weaker classifier leaves more of the work to the
 # frame network.
 RECIPE = ShuffleAndLearnRecipe(image_size=32, num_images=3000, epochs=25, batch_size=32, lr=1e-3, weight_decay=5e-4)
+# --8<-- [end:recipe]
 
 # The GPU tier (`bench --tier gpu`): a CIFAR-style ResNet-18 on up to 50 000 world images, batch 512,
 # sized for about two minutes on one H100-class GPU (three frames a tuple); not yet measured on a GPU.

@@ -87,6 +87,7 @@ class SimCLR(nn.Module):
 # --8<-- [end:model]
 
 
+# --8<-- [start:recipe]
 @dataclass
 class SimCLRRecipe(Recipe):
     temperature: float = 0.5  # the paper's code uses 0.5 for CIFAR-10 (0.1 with big ImageNet batches)
@@ -107,6 +108,7 @@ class SimCLRRecipe(Recipe):
 # 39.0 / 17.3 (below the random init on both probes): 0.5, as the paper's CIFAR-10 recipe.
 RECIPE = SimCLRRecipe(image_size=32, num_images=3000, epochs=10, batch_size=64, lr=4e-3, weight_decay=5e-4,
                       temperature=0.2)
+# --8<-- [end:recipe]
 
 # The GPU tier (`bench --tier gpu`): a CIFAR-style ResNet-18 on up to 50 000 world images, batch 512,
 # sized for about two minutes on one H100-class GPU (two views of each image; about 2 s an epoch on an H200); not yet measured on a GPU.

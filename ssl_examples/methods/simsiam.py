@@ -76,6 +76,7 @@ class SimSiam(nn.Module):
 # --8<-- [end:model]
 
 
+# --8<-- [start:recipe]
 @dataclass
 class SimSiamRecipe(Recipe):
     proj_dim: int = 2048  # the paper's ImageNet sizes: 2048-d projector, 512-d predictor bottleneck
@@ -99,6 +100,7 @@ class SimSiamRecipe(Recipe):
 # epochs (seed 0): 37.0 / 20.3, lower on both.
 RECIPE = SimSiamRecipe(image_size=32, num_images=3000, epochs=10, batch_size=64, lr=5e-4, weight_decay=5e-4,
                        proj_dim=256, hidden_dim=512, pred_dim=64)
+# --8<-- [end:recipe]
 
 # The GPU tier (`bench --tier gpu`): a CIFAR-style ResNet-18 on up to 50 000 world images, batch 512,
 # with the paper's CIFAR-10 heads (2048-d projector, 512-d predictor bottleneck); two views of each

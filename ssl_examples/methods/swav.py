@@ -133,6 +133,7 @@ class SwAV(nn.Module):
 # --8<-- [end:model]
 
 
+# --8<-- [start:recipe]
 @dataclass
 class SwAVRecipe(Recipe):
     proj_dim: int = 128  # the paper: 2048-d hidden layer, 128-d output, 3000 prototypes (ImageNet)
@@ -160,6 +161,7 @@ class SwAVRecipe(Recipe):
 RECIPE = SwAVRecipe(image_size=32, num_images=3000, epochs=5, batch_size=64, lr=2e-3, weight_decay=5e-4,
                     hidden_dim=512, proj_dim=128, num_prototypes=100, num_local=4, global_min_scale=0.3,
                     local_min_scale=0.1, local_max_scale=0.3, strength=0.5, freeze_prototypes=0.1)
+# --8<-- [end:recipe]
 
 # The GPU tier (`bench --tier gpu`): a CIFAR-style ResNet-18 on up to 50 000 world images, batch 512,
 # with the paper's head (2048-d hidden layer, 128-d output, 3000 prototypes); two global views and

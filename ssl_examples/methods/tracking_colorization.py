@@ -111,6 +111,7 @@ class ColorizationTracker(nn.Module):
 # --8<-- [end:model]
 
 
+# --8<-- [start:recipe]
 @dataclass
 class TrackingRecipe(Recipe):
     clips: int = 320  # clips of the embedded world to pre-train on (num_images does not apply)
@@ -126,6 +127,7 @@ class TrackingRecipe(Recipe):
 # on kNN; lr 1e-3 with 16 epochs (seed 0) 40.6 / 18.0. Below both bars (docs/results.md, 'Methods
 # below the bars').
 RECIPE = TrackingRecipe(image_size=64, num_images=1000, epochs=8, batch_size=32, lr=2e-3, weight_decay=5e-4)
+# --8<-- [end:recipe]
 
 # The GPU tier (`bench --tier gpu`): a CIFAR-style ResNet-18 on up to 50 000 world images, batch 512,
 # sized for about two minutes on one H100-class GPU (64-px frames); not yet measured on a GPU.

@@ -93,6 +93,7 @@ class VICReg(nn.Module):
 # --8<-- [end:model]
 
 
+# --8<-- [start:recipe]
 @dataclass
 class VICRegRecipe(Recipe):
     proj_dim: int = 8192  # the paper's expander: three layers of 8192 units
@@ -116,6 +117,7 @@ class VICRegRecipe(Recipe):
 # (seed 0): 52.8 / 29.2, higher on the linear probe and lower on kNN, so the recipe keeps 32 px.
 RECIPE = VICRegRecipe(image_size=32, num_images=3000, epochs=10, batch_size=64, lr=1e-3, weight_decay=5e-4,
                       proj_dim=512, hidden_dim=512, min_scale=0.2)
+# --8<-- [end:recipe]
 
 # The GPU tier (`bench --tier gpu`): a CIFAR-style ResNet-18 on up to 50 000 world images, batch 512,
 # a 2048-d expander (the usual CIFAR-10 size; the paper's 8192 is for ImageNet) and the paper's
