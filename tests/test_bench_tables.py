@@ -193,3 +193,12 @@ def test_stored_method_tables_were_made_with_the_current_recipe():
         table = json.loads(path.read_text())
         stale = stale_fields(path.stem, table["recipe"])
         assert not stale, f"{path.name} (stored, current): {stale}; re-run: {' && '.join(table['commands'])}"
+
+
+def test_stored_knn_curves_were_made_with_the_current_recipe():
+    """The kNN-during-training curves (``docs/results/knn-curves.json``) explain the bench's rows:
+    a curve of an older recipe would explain a run the bench no longer makes."""
+    curves = json.loads((DOCS / "results/knn-curves.json").read_text())["methods"]
+    assert curves
+    stale = {name: stale_fields(name, row["recipe"]) for name, row in curves.items()}
+    assert not any(stale.values()), {f"{n} (re-run: {curves[n]['command']})": d for n, d in stale.items() if d}

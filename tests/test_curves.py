@@ -100,3 +100,22 @@ def test_an_unknown_method_is_one_line_and_exit_2(tmp_path, capsys):
     assert e.value.code == 2
     assert capsys.readouterr().err.strip().count("\n") == 0
     assert not (tmp_path / "c.json").exists()
+
+
+def test_the_figure_draws_one_random_init_line_per_image_size(tmp_path, monkeypatch):
+    """Methods read at different image sizes start from different random inits: each size gets
+    its own line (an average of 32-px and 64-px step-0 readings would be neither)."""
+    from ssl_examples.figures import results
+
+    def row(size, start):
+        return {"seeds": [0, 1], "steps": [0, 5, 10], "recipe": {"backbone": "convnet", "image_size": size},
+                "knn": {"block5": [[start, 0.3, 0.4], [start, 0.3, 0.4]]}}
+    out = tmp_path / "curves.json"
+    out.write_text(json.dumps({"methods": {"rotation": row(32, 0.20), "jigsaw": row(64, 0.30),
+                                           "context_prediction": row(32, 0.24)}}))
+    figures = []
+    monkeypatch.setattr(results, "save", lambda fig, path: figures.append(fig))
+    results.knn_curve_figure(tmp_path / "c.png", ("rotation", "context_prediction", "jigsaw"), curves=out)
+    lines = {line.get_label(): line.get_ydata()[0] for line in figures[0].axes[0].lines
+             if line.get_label().startswith("random init")}
+    assert lines == {"random init (step 0), 32 px": pytest.approx(22.0), "random init (step 0), 64 px": pytest.approx(30.0)}

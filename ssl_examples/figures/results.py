@@ -92,20 +92,23 @@ def best_layer_curve(row: dict) -> tuple[list[int], list[float], list[float]]:
 
 def knn_curve_figure(path: Path, methods: tuple[str, ...], curves: Path = CURVES) -> None:
     """Validation kNN during pre-training of ``methods`` (those stored), beside the random init
-    they start from (the methods share a backbone, so they share their step-0 reading)."""
+    they start from: one dashed line per backbone and image size (methods that share them
+    share their step-0 reading; jigsaw, for one, reads 64-px images)."""
     stored = json.loads(curves.read_text())["methods"] if curves.exists() else {}
     rows = {name: stored[name] for name in methods if name in stored}
     fig, ax = plt.subplots(figsize=(9, 4.2))
     if not rows:
         return not_measured(fig, ax, path, f"python -m ssl_examples.curves {' '.join(methods)}")
     titles = {m.name: m.title for m in REGISTRY}
-    start = []
+    start: dict[tuple, list[float]] = {}  # (backbone, image size) -> the step-0 readings
     for i, (name, row) in enumerate(rows.items()):
         steps, means, halves = best_layer_curve(row)
         ax.errorbar(steps, means, yerr=halves, marker="osD^v"[i % 5], color=OKABE_ITO[i % len(OKABE_ITO)],
                     capsize=3, lw=2, label=titles.get(name, name))
-        start.append(means[0])
-    ax.axhline(sum(start) / len(start), color="k", ls="--", lw=1.5, label="random init (step 0)")
+        start.setdefault((row["recipe"]["backbone"], row["recipe"]["image_size"]), []).append(means[0])
+    for j, ((backbone, size), readings) in enumerate(start.items()):
+        label = "random init (step 0)" if len(start) == 1 else f"random init (step 0), {size} px"
+        ax.axhline(sum(readings) / len(readings), color="k", ls=("--", ":", "-.")[j % 3], lw=1.5, label=label)
     ax.set_xlabel("optimiser steps of pre-training", fontsize=13)
     ax.set_ylabel("kNN, validation top-1 (%)", fontsize=13)
     ax.tick_params(labelsize=13)
