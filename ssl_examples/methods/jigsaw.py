@@ -158,6 +158,9 @@ class JigsawRecipe(Recipe):
 # 47.7 / 20.6, 47.6 / 20.6 (+6.8 / -0.6); 7 epochs 52.8 / 24.7, 47.8 / 21.7, 48.5 / 22.6
 # (+8.1 / +0.9), but 7 epochs took 59.9 s on two threads, too close to the minute. So the
 # recipe is 64 px, 18-px tiles, 6 epochs: closer to both bars, still below them (docs/results.md).
+# Smaller tiles buy epochs: 16-px tiles for 9 epochs (47 s for 8 on two threads) 54.2 / 21.6,
+# 49.9 / 20.6, 50.7 / 20.6 (+10.0 / -1.2): far higher on the linear probe, lower on kNN, so not
+# adopted. channels_last is slower on this CPU (3 epochs: 27.1 s against 22.9 s).
 RECIPE = JigsawRecipe(image_size=64, num_images=3000, epochs=6, batch_size=128, lr=2e-3, weight_decay=5e-4)
 # --8<-- [end:recipe]
 
