@@ -108,5 +108,28 @@ def test_the_page_shows_the_recipe_and_how_it_was_chosen(method):
     assert body.count("(") == body.count(")"), f"{method.name}: the section cuts a statement"
     assert re.search(r"^#.*[Vv]alidation", body, re.M), f"{method.name}: no validation numbers in the recipe comment"
     page = (REPO / "docs" / method.page).read_text()
-    assert f'--8<-- "ssl_examples/methods/{method.name}.py:recipe"' in page, \
-        f"{method.name}: its page does not include the recipe"
+    heading = page.find("## The recipe and how it was chosen")
+    assert heading >= 0, f"{method.name}: its page has no section 'The recipe and how it was chosen'"
+    assert f"<!-- recipe:{method.name} -->" in page[heading:].split("\n## ")[0], \
+        f"{method.name}: that section does not include the recipe (<!-- recipe:{method.name} -->)"
+
+
+def test_the_recipe_marker_becomes_the_paragraph_and_the_snippet_include():
+    """docs/hooks/recipes.py writes the include pymdownx.snippets then resolves, and refuses an
+    unknown method with the page and line."""
+    import sys
+    from types import SimpleNamespace
+
+    from mkdocs.exceptions import PluginError
+
+    sys.path.insert(0, str(REPO / "docs" / "hooks"))
+    try:
+        import recipes
+    finally:
+        sys.path.pop(0)
+    page = SimpleNamespace(file=SimpleNamespace(src_path="methods/x.md"))
+    out = recipes.on_page_markdown("# X\n\n<!-- recipe:rotation -->\n", page, {}, None)
+    assert '```python\n--8<-- "ssl_examples/methods/rotation.py:recipe"\n```' in out
+    assert "pretrain rotation" in out and "<!--" not in out
+    with pytest.raises(PluginError, match=r"^methods/x\.md:3: .*no such method"):
+        recipes.on_page_markdown("# X\n\n<!-- recipe:rotaton -->\n", page, {}, None)
