@@ -245,20 +245,9 @@ def cmd_pretrain(args) -> None:
 
 def recipe_settings(recipe, settings: list[str]) -> dict:
     """``["name=value", ...]`` -> overrides of ``recipe``'s fields, each cast to the field's type."""
-    from dataclasses import fields
+    from .checks import parse_settings
 
-    known = {f.name: type(getattr(recipe, f.name)) for f in fields(recipe)}
-    out = {}
-    for item in settings:
-        name, _, value = item.partition("=")
-        if name not in known or not value:
-            raise UserError(f"--set {item}: this method's recipe has no field {name!r}; it has {', '.join(known)}")
-        cast = known[name]
-        try:
-            out[name] = value.lower() in ("1", "true", "yes") if cast is bool else cast(value)
-        except ValueError:
-            raise UserError(f"--set {item}: {value!r} is not a valid {cast.__name__}") from None
-    return out
+    return parse_settings(recipe, settings, "this method's recipe")
 
 
 def cmd_evaluate(args) -> None:

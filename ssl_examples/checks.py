@@ -115,6 +115,31 @@ def rule_for(name: str, value):
     return None
 
 
+
+def parse_settings(config, settings: list[str], owner: str) -> dict:
+    """``["name=value", ...]`` (the ``--set`` of the command line) -> the fields of the
+    ``config`` dataclass they change, each value cast to the field's type: ``1/true/yes`` for a
+    bool, comma-separated values for a tuple. ``owner`` names ``config`` in the errors
+    ("this method's recipe", "this application")."""
+    known = {f.name: getattr(config, f.name) for f in fields(config)}
+    changes = {}
+    for item in settings:
+        name, _, value = item.partition("=")
+        if name not in known or not value:
+            raise UserError(f"--set {item}: {owner} has no setting {name!r}; it has {', '.join(known)}")
+        current = known[name]
+        try:
+            if isinstance(current, bool):
+                changes[name] = value.lower() in ("1", "true", "yes")
+            elif isinstance(current, tuple):
+                kind = type(current[0]) if current else str
+                changes[name] = tuple(kind(v) for v in value.split(","))
+            else:
+                changes[name] = type(current)(value)
+        except ValueError:
+            raise UserError(f"--set {item}: {value!r} is not a valid {type(current).__name__}") from None
+    return changes
+
 def check_recipe(recipe, method=None) -> None:
     """Raise ``UserError`` for the first value of ``recipe`` that cannot train."""
     from .nets import BACKBONES

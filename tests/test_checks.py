@@ -92,3 +92,21 @@ def test_a_range_whose_low_end_passes_its_high_end_is_refused(name, low):
     message = f"{low.replace('_', '-')}={bottom}: must not exceed {high.replace('_', '-')} ({bottom / 2})"
     with pytest.raises(UserError, match=re.escape(message)):
         check_recipe(replace(module.RECIPE, **{high: bottom / 2}), module)
+
+
+def test_set_parses_each_kind_of_field_and_names_its_owner_when_it_cannot():
+    """``--set`` for methods and applications goes through one parser: a bool from 1/true/yes,
+    a tuple from commas, the field's own type otherwise; unknown fields and bad values end in
+    one line that names what was being set."""
+    from ssl_examples.applications.robustness import DEFAULTS
+    from ssl_examples.checks import parse_settings
+
+    byol = METHODS["byol"].RECIPE
+    assert parse_settings(byol, ["predictor=no", "tau_base=0.9", "epochs=2"], "this method's recipe") == \
+        {"predictor": False, "tau_base": 0.9, "epochs": 2}
+    assert parse_settings(byol, ["predictor=True"], "x") == {"predictor": True}
+    assert parse_settings(DEFAULTS, ["severities=1,3"], "this application") == {"severities": (1, 3)}
+    with pytest.raises(UserError, match=r"^--set lr: this application has no setting 'lr'"):
+        parse_settings(byol, ["lr"], "this application")
+    with pytest.raises(UserError, match=r"^--set epochs=two: 'two' is not a valid int$"):
+        parse_settings(byol, ["epochs=two"], "this method's recipe")

@@ -72,7 +72,7 @@ def test_set_overrides_a_recipe_field_with_its_type_and_rejects_unknown_ones():
     from ssl_examples.methods.simclr import RECIPE
 
     assert recipe_settings(RECIPE, ["temperature=0.1", "hidden_dim=64"]) == {"temperature": 0.1, "hidden_dim": 64}
-    with pytest.raises(UserError, match="no field 'queue_size'"):
+    with pytest.raises(UserError, match="no setting 'queue_size'"):
         recipe_settings(RECIPE, ["queue_size=5"])
     with pytest.raises(UserError, match="not a valid int"):
         recipe_settings(RECIPE, ["hidden_dim=lots"])

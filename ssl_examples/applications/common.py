@@ -7,7 +7,7 @@ import json
 import os
 import platform
 import time
-from dataclasses import fields, replace
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..augment import random_resized_crop_flip
+from ..checks import parse_settings
 from ..errors import UserError
 from ..evaluate import backbone_input
 from ..methods.rotation import rotate_batch
@@ -95,26 +96,9 @@ def accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
 
 
 def override(config, settings: list[str]):
-    """``["name=value", ...]`` -> a copy of the ``config`` dataclass with those fields changed,
-    each cast to the field's type (a tuple from comma-separated values)."""
-    known = {f.name: getattr(config, f.name) for f in fields(config)}
-    changes = {}
-    for item in settings:
-        name, _, value = item.partition("=")
-        if name not in known or not value:
-            raise UserError(f"--set {item}: no setting {name!r}; this application has {', '.join(known)}")
-        current = known[name]
-        try:
-            if isinstance(current, bool):
-                changes[name] = value.lower() in ("1", "true", "yes")
-            elif isinstance(current, tuple):
-                kind = type(current[0]) if current else str
-                changes[name] = tuple(kind(v) for v in value.split(","))
-            else:
-                changes[name] = type(current)(value)
-        except ValueError:
-            raise UserError(f"--set {item}: {value!r} is not a valid {type(current).__name__}") from None
-    return replace(config, **changes)
+    """``["name=value", ...]`` -> a copy of the ``config`` dataclass with those fields changed
+    (``checks.parse_settings``: each cast to the field's type, a tuple from comma-separated values)."""
+    return replace(config, **parse_settings(config, settings, "this application"))
 
 
 class CpuClock:
