@@ -115,7 +115,6 @@ def rule_for(name: str, value):
     return None
 
 
-
 def parse_settings(config, settings: list[str], owner: str) -> dict:
     """``["name=value", ...]`` (the ``--set`` of the command line) -> the fields of the
     ``config`` dataclass they change, each value cast to the field's type: ``1/true/yes`` for a
@@ -139,6 +138,7 @@ def parse_settings(config, settings: list[str], owner: str) -> dict:
         except ValueError:
             raise UserError(f"--set {item}: {value!r} is not a valid {type(current).__name__}") from None
     return changes
+
 
 def check_recipe(recipe, method=None) -> None:
     """Raise ``UserError`` for the first value of ``recipe`` that cannot train."""

@@ -117,19 +117,14 @@ def test_the_page_shows_the_recipe_and_how_it_was_chosen(method):
 def test_the_recipe_marker_becomes_the_paragraph_and_the_snippet_include():
     """docs/hooks/recipes.py writes the include pymdownx.snippets then resolves, and refuses an
     unknown method with the page and line."""
-    import sys
     from types import SimpleNamespace
 
     from mkdocs.exceptions import PluginError
+    from recipes import on_page_markdown  # docs/hooks/ is on pytest's pythonpath
 
-    sys.path.insert(0, str(REPO / "docs" / "hooks"))
-    try:
-        import recipes
-    finally:
-        sys.path.pop(0)
     page = SimpleNamespace(file=SimpleNamespace(src_path="methods/x.md"))
-    out = recipes.on_page_markdown("# X\n\n<!-- recipe:rotation -->\n", page, {}, None)
+    out = on_page_markdown("# X\n\n<!-- recipe:rotation -->\n", page, {}, None)
     assert '```python\n--8<-- "ssl_examples/methods/rotation.py:recipe"\n```' in out
     assert "pretrain rotation" in out and "<!--" not in out
     with pytest.raises(PluginError, match=r"^methods/x\.md:3: .*no such method"):
-        recipes.on_page_markdown("# X\n\n<!-- recipe:rotaton -->\n", page, {}, None)
+        on_page_markdown("# X\n\n<!-- recipe:rotaton -->\n", page, {}, None)
