@@ -146,7 +146,7 @@ class ShuffleAndLearnRecipe(Recipe):
 # 32 clips now holds 64 tuples): 19 epochs (about the time of 25 before) 48.2 / 28.6, 46.9 / 28.8,
 # 48.3 / 28.6 (mean 47.8 / 28.7); 25 epochs 52.0 / 31.4, 48.3 / 28.1, 50.5 / 27.4 (mean 50.3 / 29.0),
 # higher on both probes on the mean and on the linear probe for every seed, so pairs for 25 epochs
-# are the recipe (a quarter more time: four frames read per clip instead of three).
+# are the recipe (about a third more time: four frames read per clip instead of three).
 RECIPE = ShuffleAndLearnRecipe(image_size=32, num_images=3000, epochs=25, batch_size=32, lr=1e-3, weight_decay=5e-4)
 # --8<-- [end:recipe]
 
