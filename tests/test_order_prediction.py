@@ -45,6 +45,17 @@ def test_jitter_and_channel_split():
     assert (jittered[:, 0] - jittered[:, 1]).abs().mean() > 1e-3
 
 
+def test_without_channel_split_frames_keep_their_colour_and_their_jitter():
+    torch.manual_seed(0)
+    x = torch.rand(4, 4, 3, 16, 16)
+    out = jitter_and_split(x, 0.1, split=False)
+    assert out.shape == x.shape
+    assert not torch.equal(out[:, :, 0], out[:, :, 1])  # three different channels
+    same = x[:, :1].expand_as(x)
+    jittered = jitter_and_split(same, 0.1, split=False)
+    assert (jittered[:, 0] - jittered[:, 1]).abs().mean() > 1e-3
+
+
 def test_a_training_step_lowers_the_loss():
     torch.manual_seed(0)
     video = (torch.rand(8, 16, 3, 16, 16).cumsum(1) / 16 * 255).to(torch.uint8)
