@@ -6,7 +6,7 @@ from ssl_examples.color import kmeans, lab_to_rgb, quantise, rgb_to_lab
 from ssl_examples.data.video import make_clips
 from ssl_examples.methods.tracking_colorization import (ColorizationTracker, attention, copy_labels,
                                                         fit_colour_clusters, mean_iou, object_labels,
-                                                        tracking_scores)
+                                                        reference_and_target, tracking_scores)
 from ssl_examples.nets import make_backbone
 from tests.conftest import loss_before_and_after
 
@@ -57,10 +57,18 @@ def test_copying_with_one_hot_similarities_reproduces_the_reference_colours():
     assert torch.equal(copied, colours[:, order])
 
 
+def test_the_reference_frames_are_the_ones_just_before_the_target():
+    torch.manual_seed(0)
+    refs, tgt = reference_and_target(500, 8, 3)
+    assert torch.equal(refs, torch.stack([tgt - 3, tgt - 2, tgt - 1], 1))
+    assert refs.min() == 0 and tgt.max() == 7 and set(tgt.tolist()) == {3, 4, 5, 6, 7}
+
+
 def test_a_training_step_lowers_the_loss():
     torch.manual_seed(0)
-    clips = make_clips(4, frames=3, size=32)
-    model = ColorizationTracker(make_backbone("convnet", 1), fit_colour_clusters(clips.video), dim=64, temperature=0.05)
+    clips = make_clips(4, frames=4, size=32)  # three reference frames and a target
+    model = ColorizationTracker(make_backbone("convnet", 1), fit_colour_clusters(clips.video), dim=64, temperature=0.05,
+                                references=3)
     before, after = loss_before_and_after(model, lambda m: m({"video": clips.video, "index": torch.arange(4)})[0], steps=8, lr=2e-3)
     assert after < 0.8 * before
 
@@ -79,6 +87,7 @@ def test_tracking_scores_run_on_clips():
     clips = make_clips(2, frames=3, size=32)
     labels, K = object_labels(clips.instances, clips.kinds)
     assert K == 3 and (labels[:, 0] == 1).any()
-    model = ColorizationTracker(make_backbone("convnet", 1), torch.zeros(16, 2), dim=64, temperature=0.05)
+    model = ColorizationTracker(make_backbone("convnet", 1), torch.zeros(16, 2), dim=64, temperature=0.05,
+                                references=3)
     scores = tracking_scores(model, clips)
     assert 0 <= scores["propagated"] <= 1 and 0 <= scores["copy_first"] <= 1
