@@ -178,7 +178,7 @@ class JigsawRecipe(Recipe):
 # 53.1 / 23.4): more on the linear probe, less on kNN; a random resized crop (from half the image)
 # and flip before the tiles are cut (seeds 0-2) 51.3 / 23.0, 51.7 / 22.6, 48.2 / 20.1: lower on both;
 # tiles left as cut, without the per-tile normalisation 50.0 / 19.2, 54.8 / 20.2, 52.0 / 19.0: lower
-# on kNN for every seed (the normalisation does keep the tiles' colour, which the kNN needs here).
+# on kNN for every seed.
 RECIPE = JigsawRecipe(image_size=64, num_images=3000, epochs=6, batch_size=128, lr=4e-3, weight_decay=5e-4)
 # --8<-- [end:recipe]
 
