@@ -11,8 +11,8 @@ measures stop low-level shortcuts: every frame is cropped with its own small *sp
 (so the network cannot line up pixels across frames), and every frame keeps only one colour
 channel, repeated three times (*channel splitting*: no chromatic cues to exploit). Our recipe
 turns channel splitting off (a departure, chosen on validation: see the recipe): the world's clips
-do not change colour over time, and without colour the frame network loses what most tells the
-world's classes apart.
+do not change colour over time, and without colour the frame network loses one of the cues to
+the world's classes.
 
 Network: a frame network :math:`F` shared by the four frames; a *pairwise feature fusion*
 layer :math:`g` on every pair :math:`(i, j)`, :math:`i < j`; a classifier :math:`h` on the six
@@ -144,7 +144,7 @@ class OrderPredictionRecipe(Recipe):
 # the split, seeds 0-2, one thread, best layer): all 12 orders 41.0 / 19.1, 41.9 / 20.8,
 # 39.1 / 20.0; 4 orders (seed 0) 42.4 / 19.9: no closer on kNN. Without channel splitting (each frame keeps its colour; the
 # paper splits channels so that no colour cue can order the frames, and the world's clips do not
-# change colour over time, while the colour of the parts is much of what tells its classes apart),
+# change colour over time, while the colours of the parts are one of the cues to the class),
 # seeds 0-2: 12 epochs 44.0 / 26.7, 45.3 / 22.4, 47.6 / 25.5 (mean 45.6 / 24.9), higher on both
 # probes for every seed than with the split (42.3 / 20.5, 38.2 / 19.9, 42.5 / 19.7); 20 epochs
 # 50.0 / 29.7, 48.2 / 24.5, 45.7 / 23.2 (48.0 / 25.8); 24 epochs 52.4 / 29.0, 49.3 / 27.0,
