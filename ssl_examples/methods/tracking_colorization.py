@@ -141,7 +141,10 @@ class TrackingRecipe(Recipe):
 # (seeds 0-2, one thread, best layer): 42.1 / 16.7, 39.8 / 17.8, 40.8 / 18.8 (mean 40.9 / 17.8
 # against 40.4 / 17.3), a little higher on both probes on the mean, so the recipe follows the paper
 # (twice the frames a step: about twice the time); one reference frame just before (seed 0)
-# 40.7 / 17.9. Below both bars (docs/results.md, 'Methods below the bars').
+# 40.7 / 17.9. With three references, 12 epochs 41.2 / 18.7, 41.1 / 18.7, 42.8 / 17.9 (mean
+# 41.7 / 18.4): under a point more on each probe for half again the time (about 50 s a seed on two
+# threads), less than the seeds' spread and still far below the random init on kNN, so the recipe
+# keeps 8. Below both bars (docs/results.md, 'Methods below the bars').
 RECIPE = TrackingRecipe(image_size=64, num_images=1000, epochs=8, batch_size=32, lr=2e-3, weight_decay=5e-4)
 # --8<-- [end:recipe]
 
