@@ -7,9 +7,9 @@ matching and segmentation propagation emerge from the colouring task without any
 
 Pretext targets: frames are converted to CIELAB; the network sees only the lightness
 :math:`L`, and the colour :math:`(a, b)` is quantised into 16 clusters (k-means in ab space).
-For a reference frame and a later target frame of the same clip, the network embeds every
-pixel (feature-map position) of both, :math:`f_j` for reference pixel :math:`j` and
-:math:`f_i` for target pixel :math:`i`. The target's colour distribution is the
+For a target frame and the three reference frames just before it in the same clip (as in the
+paper), the network embeds every pixel (feature-map position) of all four, :math:`f_j` for a
+pixel :math:`j` of any reference frame and :math:`f_i` for target pixel :math:`i`. The target's colour distribution is the
 attention-weighted copy of the reference colours :math:`c_j` (one-hot clusters):
 
 .. math::
