@@ -9,8 +9,9 @@ Pretext targets: frames are converted to CIELAB; the network sees only the light
 :math:`L`, and the colour :math:`(a, b)` is quantised into 16 clusters (k-means in ab space).
 For a target frame and the three reference frames just before it in the same clip (as in the
 paper), the network embeds every pixel (feature-map position) of all four, :math:`f_j` for a
-pixel :math:`j` of any reference frame and :math:`f_i` for target pixel :math:`i`. The target's colour distribution is the
-attention-weighted copy of the reference colours :math:`c_j` (one-hot clusters):
+pixel :math:`j` of any reference frame and :math:`f_i` for target pixel :math:`i`. The
+target's colour distribution is the attention-weighted copy of the reference colours
+:math:`c_j` (one-hot clusters):
 
 .. math::
 
@@ -103,20 +104,19 @@ class ColorizationTracker(nn.Module):
         video = batch["video"]
         B, T = video.shape[:2]
         R = self.references
-        rows = torch.arange(B, device=video.device)
         refs, tgt = reference_and_target(B, T, R, video.device)
-        frames = torch.cat([video[rows, refs[:, k]] for k in range(R)] + [video[rows, tgt]])  # (R+1)B frames
+        picked = torch.cat([refs, tgt[:, None]], 1)  # (B, R + 1): each clip's references, then its target
+        frames = video[torch.arange(B, device=video.device)[:, None], picked].flatten(0, 1)
         grey, ab = split_lab(frames)
-        maps = self.embed_pixels(grey)  # ((R+1)B, D, h, w)
-        colours = colour_targets(ab, self.centres, maps.shape[-2:]).flatten(1)  # ((R+1)B, h*w)
-        f = maps.flatten(2)
-        D, N = f.shape[1:]
+        maps = self.embed_pixels(grey)  # (B (R+1), D, h, w)
+        colours = colour_targets(ab, self.centres, maps.shape[-2:]).view(B, R + 1, -1)  # (B, R+1, h*w)
+        f = maps.view(B, R + 1, maps.shape[1], -1)  # (B, R+1, D, h*w)
         # The R reference frames of a clip side by side: one attention over all their cells.
-        ref_f = f[:R * B].view(R, B, D, N).permute(1, 2, 0, 3).reshape(B, D, R * N)
-        ref_colours = colours[:R * B].view(R, B, N).permute(1, 0, 2).reshape(B, R * N)
-        attn = attention(ref_f, f[R * B:], self.temperature)
-        predicted = copy_labels(attn, F.one_hot(ref_colours, len(self.centres)).float())  # (B, h*w, K)
-        target = colours[R * B:]
+        ref_f = f[:, :R].transpose(1, 2).flatten(2)  # (B, D, R h*w)
+        attn = attention(ref_f, f[:, R], self.temperature)
+        ref_colours = F.one_hot(colours[:, :R].flatten(1), len(self.centres)).float()
+        predicted = copy_labels(attn, ref_colours)  # (B, h*w, K)
+        target = colours[:, R]
         loss = F.nll_loss(predicted.clamp(min=1e-8).log().transpose(1, 2), target)
         return loss, {"acc": (predicted.argmax(2) == target).float().mean().detach()}
 # --8<-- [end:model]
