@@ -59,9 +59,10 @@ KNN_K = 20
 # linear / kNN %): the random init 24.8 -> 23.3 on kNN; jigsaw (then 8-px tiles of 32-px images)
 # 40.0 / 21.5 -> 44.3 / 22.3, context prediction 45.8 / 25.9 -> 49.9 / 24.3 (both trained on small
 # tiles, so their statistics are the tiles'); exemplar 38.6 / 18.4 -> 38.9 / 18.2, NPID
-# 38.2 / 22.0 -> 38.3 / 21.2, order prediction 42.1 / 20.5 -> 41.8 / 20.6; BYOL, Barlow Twins, SwAV and SimCLR moved by under a point. kNN rose by
-# under a point for jigsaw only and fell by 1.5 for the random init: re-estimating would lift the kNN
-# gains mostly by lowering the baseline, as centring would, so the statistics stay as trained.
+# 38.2 / 22.0 -> 38.3 / 21.2, order prediction 42.1 / 20.5 -> 41.8 / 20.6; BYOL, Barlow Twins,
+# SwAV and SimCLR moved by under a point. kNN rose by under a point for jigsaw only and fell by 1.5
+# for the random init: re-estimating would lift the kNN gains mostly by lowering the baseline, as
+# centring would, so the statistics stay as trained.
 WEIGHT_DECAYS = (1e-4, 1e-3, 1e-2)  # the linear probe's L2 penalty, chosen per layer on val
 
 
