@@ -22,3 +22,16 @@ def test_the_classifier_has_one_class_per_image_and_training_lowers_the_loss(tin
     batch = tiny_data.train.__getitems__(list(range(16)))
     before, after = loss_before_and_after(model, lambda m: m(batch)[0], steps=8, lr=3e-3)
     assert after < 0.8 * before
+
+
+def test_the_recipe_puts_one_crop_of_each_image_in_a_batch(tiny_data):
+    # As in the paper, whose SGD batches are drawn from the whole surrogate dataset: each step
+    # sees every image of its batch once, so a class vector is updated whenever its image comes round.
+    from ssl_examples.methods.exemplar import build
+
+    model = build(RECIPE, tiny_data)
+    seen = []
+    model.classifier.register_forward_hook(lambda m, args, out: seen.append(args[0].shape[0]))
+    batch = tiny_data.train.__getitems__(list(range(16)))
+    model(batch)
+    assert seen == [16]
