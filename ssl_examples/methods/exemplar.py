@@ -74,10 +74,10 @@ class ExemplarRecipe(Recipe):
 # 32 000 seed patches). One weight vector per class must be learned from that class's crops
 # alone, so a one-minute run affords 500 classes seen 80 times each; with 3000 classes seen
 # 16 times each the loss hardly moved in 4 epochs. First, with four crops of each image a batch:
-# SGD (as in the paper) did slightly better than AdamW here. Validation split, best layer (linear / kNN %): 20 epochs, seeds 0-2,
-# 38.5 / 18.4, 38.8 / 20.3, 36.7 / 18.0 against 37.9 / 24.8, 36.3 / 23.7, 36.4 / 22.9 for the
-# random init; 36 epochs (seed 0) 40.1 / 21.5: hardly more on the linear probe, still below
-# on kNN. SGD at lr 1e-3 (seed 0, a fiftieth of this step): 35.2 / 23.4, lower on the linear probe
+# SGD (as in the paper) did slightly better than AdamW here. Validation split, best layer
+# (linear / kNN %): 20 epochs, seeds 0-2, 38.5 / 18.4, 38.8 / 20.3, 36.7 / 18.0 against
+# 37.9 / 24.8, 36.3 / 23.7, 36.4 / 22.9 for the random init; 36 epochs (seed 0) 40.1 / 21.5:
+# hardly more on the linear probe, still below on kNN. SGD at lr 1e-3 (seed 0, a fiftieth of this step): 35.2 / 23.4, lower on the linear probe
 # and still below on kNN. Colour-jitter strength 1.0 (seed 0) 38.0 / 19.3, 0.25 35.9 / 19.0;
 # lr 0.02 for 36 epochs 38.9 / 19.2 (and over the minute). A hidden layer of 512 before the
 # surrogate-class softmax (seeds 0, 1): 35.1 / 19.4, 37.4 / 20.4, lower on the linear probe and
@@ -97,8 +97,9 @@ class ExemplarRecipe(Recipe):
 # (48.4 / 32.7), each step higher on kNN on the mean. The last takes 63 s a seed on two threads
 # (0.63 s an epoch, against 0.51 s for batches of 64), over the minute. Of the two that fit (about
 # 50 s each), batches of 32 for 80 epochs are level with batches of 64 for 100 on the linear probe
-# (45.8 against 45.9) and 1.5 points higher on kNN, so they are the recipe. Also seed 0: four copies with crops from half
-# the image 38.6 / 18.3; one copy of 1000 images for 40 epochs 41.7 / 21.1.
+# (45.8 against 45.9) and 1.5 points higher on kNN, so they are the recipe. Also seed 0: four
+# copies with crops from half the image 38.6 / 18.3; one copy of 1000 images for 40 epochs
+# 41.7 / 21.1.
 RECIPE = ExemplarRecipe(image_size=32, num_images=500, epochs=80, batch_size=32, optimizer="sgd", lr=0.05,
                         weight_decay=5e-4)
 # --8<-- [end:recipe]

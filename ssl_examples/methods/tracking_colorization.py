@@ -144,7 +144,8 @@ class TrackingRecipe(Recipe):
 # 40.7 / 17.9. With three references, 12 epochs 41.2 / 18.7, 41.1 / 18.7, 42.8 / 17.9 (mean
 # 41.7 / 18.4): under a point more on each probe for half again the time (about 50 s a seed on two
 # threads), less than the seeds' spread and still far below the random init on kNN, so the recipe
-# keeps 8. Below both bars (docs/results.md, 'Methods below the bars').
+# keeps 8. Batches of 16 clips (twice the steps; seed 0) 42.8 / 16.9 against 42.1 / 16.7.
+# Below both bars (docs/results.md, 'Methods below the bars').
 RECIPE = TrackingRecipe(image_size=64, num_images=1000, epochs=8, batch_size=32, lr=2e-3, weight_decay=5e-4)
 # --8<-- [end:recipe]
 
