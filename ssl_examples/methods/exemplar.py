@@ -71,18 +71,18 @@ class ExemplarRecipe(Recipe):
 
 
 # The number of surrogate classes is the method's main knob (Dosovitskiy et al. used 8000 to
-# 32 000 seed patches). One weight vector per class must be learned from that class's crops
-# alone, so a one-minute run affords 500 classes seen 80 times each; with 3000 classes seen
-# 16 times each the loss hardly moved in 4 epochs. First, with four crops of each image a batch:
-# SGD (as in the paper) did slightly better than AdamW here. Validation split, best layer
-# (linear / kNN %): 20 epochs, seeds 0-2, 38.5 / 18.4, 38.8 / 20.3, 36.7 / 18.0 against
-# 37.9 / 24.8, 36.3 / 23.7, 36.4 / 22.9 for the random init; 36 epochs (seed 0) 40.1 / 21.5:
-# hardly more on the linear probe, still below on kNN. SGD at lr 1e-3 (seed 0, a fiftieth of this step): 35.2 / 23.4, lower on the linear probe
-# and still below on kNN. Colour-jitter strength 1.0 (seed 0) 38.0 / 19.3, 0.25 35.9 / 19.0;
-# lr 0.02 for 36 epochs 38.9 / 19.2 (and over the minute). A hidden layer of 512 before the
-# surrogate-class softmax (seeds 0, 1): 35.1 / 19.4, 37.4 / 20.4, lower on the linear probe and
-# still far below on kNN. Eight copies of each image a batch instead of four (seed 0): 10 epochs
-# (the same time) 39.3 / 20.1, 20 epochs 38.1 / 19.6: still far below on kNN.
+# 32 000 seed patches). One weight vector per class must be learned from that class's crops alone,
+# so a one-minute run affords 500 classes seen 80 times each; with 3000 classes seen 16 times each
+# the loss hardly moved in 4 epochs. First, with four crops of each image a batch: SGD (as in the
+# paper) did slightly better than AdamW here. Validation split, best layer (linear / kNN %): 20
+# epochs, seeds 0-2, 38.5 / 18.4, 38.8 / 20.3, 36.7 / 18.0 against 37.9 / 24.8, 36.3 / 23.7,
+# 36.4 / 22.9 for the random init; 36 epochs (seed 0) 40.1 / 21.5: hardly more on the linear
+# probe, still below on kNN. SGD at lr 1e-3 (seed 0, a fiftieth of this step): 35.2 / 23.4, lower
+# on the linear probe and still below on kNN. Colour-jitter strength 1.0 (seed 0) 38.0 / 19.3,
+# 0.25 35.9 / 19.0; lr 0.02 for 36 epochs 38.9 / 19.2 (and over the minute). A hidden layer of 512
+# before the surrogate-class softmax (seeds 0, 1): 35.1 / 19.4, 37.4 / 20.4, lower on the linear
+# probe and still far below on kNN. Eight copies of each image a batch instead of four (seed 0):
+# 10 epochs (the same time) 39.3 / 20.1, 20 epochs 38.1 / 19.6: still far below on kNN.
 # No colour jitter at all (strength 0; seeds 0, 1): 33.9 / 18.4, 33.7 / 19.0, lower on the linear
 # probe and no higher on kNN.
 # What changed it: one crop of each image per batch, as in the paper (its SGD batches are drawn
