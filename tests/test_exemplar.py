@@ -1,6 +1,6 @@
 import torch
 
-from ssl_examples.methods.exemplar import RECIPE, ExemplarNetwork, exemplar_batch
+from ssl_examples.methods.exemplar import RECIPE, ExemplarNetwork, build, exemplar_batch
 from ssl_examples.nets import make_backbone
 from tests.conftest import loss_before_and_after
 
@@ -27,8 +27,6 @@ def test_the_classifier_has_one_class_per_image_and_training_lowers_the_loss(tin
 def test_the_recipe_puts_one_crop_of_each_image_in_a_batch(tiny_data):
     # As in the paper, whose SGD batches are drawn from the whole surrogate dataset: each step
     # sees every image of its batch once, so a class vector is updated whenever its image comes round.
-    from ssl_examples.methods.exemplar import build
-
     model = build(RECIPE, tiny_data)
     seen = []
     model.classifier.register_forward_hook(lambda m, args, out: seen.append(args[0].shape[0]))
