@@ -1,9 +1,14 @@
+from dataclasses import replace
+
 import pytest
 import torch
 import torch.nn.functional as F
 
+from ssl_examples.checks import check_recipe
 from ssl_examples.color import kmeans, lab_to_rgb, quantise, rgb_to_lab
 from ssl_examples.data.video import make_clips
+from ssl_examples.errors import UserError
+from ssl_examples.methods import tracking_colorization
 from ssl_examples.methods.tracking_colorization import (ColorizationTracker, attention, copy_labels,
                                                         fit_colour_clusters, mean_iou, object_labels,
                                                         reference_and_target, tracking_scores)
@@ -91,3 +96,10 @@ def test_tracking_scores_run_on_clips():
                                 references=3)
     scores = tracking_scores(model, clips)
     assert 0 <= scores["propagated"] <= 1 and 0 <= scores["copy_first"] <= 1
+
+
+def test_a_clip_needs_more_frames_than_references():
+    recipe = tracking_colorization.RECIPE
+    check_recipe(replace(recipe, frames=4, references=3), tracking_colorization)
+    with pytest.raises(UserError, match=r"^references=8: a clip of 8 frames"):
+        check_recipe(replace(recipe, frames=8, references=8), tracking_colorization)

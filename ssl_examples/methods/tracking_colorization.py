@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..color import kmeans, quantise, rgb_to_lab
+from ..errors import UserError
 from ..nets import make_backbone
 from ..train import Recipe
 
@@ -152,6 +153,12 @@ RECIPE = TrackingRecipe(image_size=64, num_images=1000, epochs=8, batch_size=32,
 # The GPU tier (`bench --tier gpu`): a CIFAR-style ResNet-18 on up to 50 000 world images, batch 512,
 # sized for about two minutes on one H100-class GPU (64-px frames); not yet measured on a GPU.
 GPU_RECIPE = replace(RECIPE, backbone="resnet18-cifar", num_images=50_000, batch_size=512, clips=4000, epochs=15)
+
+
+def check(recipe: TrackingRecipe) -> None:
+    if recipe.references >= recipe.frames:
+        raise UserError(f"references={recipe.references}: a clip of {recipe.frames} frames needs fewer "
+                        f"reference frames than frames (the target comes after them)")
 
 
 def build(recipe: TrackingRecipe, data) -> ColorizationTracker:
