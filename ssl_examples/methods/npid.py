@@ -147,53 +147,54 @@ class NPIDRecipe(Recipe):
 # Each bank entry is refreshed once per epoch, so NPID needs many epochs: the one-minute recipe
 # takes 500 images (3000 images for 5 epochs stayed below random init on kNN), at first for 30 epochs.
 # Validation split, seed 0, best layer (linear / kNN %; random init: 37.9 / 24.8):
-# this recipe 35.7 / 18.1; 1000 images for 15 epochs 32.6 / 18.6; the paper's proximal term
+# the first recipe 35.7 / 18.1; 1000 images for 15 epochs 32.6 / 18.6; the paper's proximal term
 # (prox_weight=30) 35.5 / 20.3; a bank started from the untrained network 30.6 / 16.5. Seeds
 # 0-2, best layer: without the proximal term 36.7 / 17.2, 35.0 / 17.8, 35.8 / 19.3 (the bench,
 # two threads); with it 35.5 / 20.3, 40.7 / 19.0, 40.6 / 19.3 (one thread), higher on both
-# probes, so it is on. With it, lr 1e-3 instead of 2e-3 (the bench, two threads, mean of seeds
-# 0-2 at the bench's layer): 41.4 / 22.2 against 39.7 / 18.9, higher on both probes, so it is the
-# recipe; twice the epochs at lr 1e-3 (seeds 0, 1) 39.0 / 22.2, 43.0 / 21.2, and 1500 images (seeds
-# 0-2, best layer each) 42.6 / 20.8, 41.1 / 19.2, 40.7 / 19.3, lower on kNN. kNN comes
-# level with the random init, not above it: see the page for why. Later, at lr 1e-3, best layer
-# of each seed (this recipe 38.4 / 22.0, 43.2 / 23.1, 43.8 / 23.2): crops from 0.35 of the image
+# probes, so it was turned on. With it, lr 1e-3 instead of 2e-3 (the bench, two threads, mean of seeds
+# 0-2 at the bench's layer): 41.4 / 22.2 against 39.7 / 18.9, higher on both probes, so it became
+# the recipe; twice the epochs at lr 1e-3 (seeds 0, 1) 39.0 / 22.2, 43.0 / 21.2, and 1500 images (seeds
+# 0-2, best layer each) 42.6 / 20.8, 41.1 / 19.2, 40.7 / 19.3, lower on kNN. kNN came
+# level with the random init, not above it (the SGD recipe below changed that). Later, at lr 1e-3, best layer
+# of each seed (that recipe 38.4 / 22.0, 43.2 / 23.1, 43.8 / 23.2): crops from 0.35 of the image
 # 41.1 / 23.5, 40.7 / 23.0, 40.9 / 22.0; bank momentum 0.8 41.0 / 23.3, 43.6 / 24.6, 40.6 / 21.9:
 # neither higher on both probes. Seed 0 only: temperature 0.1 36.3 / 22.2, 0.2 37.9 / 21.6;
 # batch 32 41.0 / 21.7; colour-jitter strength 0.25 39.9 / 21.5; crops from 0.5 40.3 / 22.2;
 # 1000 images for 45 epochs 39.1 / 23.4; crops from 0.35 for 60 epochs 41.1 / 22.3; 1000 images for
 # 60 epochs (about four times the time) 39.8 / 22.4.
-# Later (one thread, best layer; this recipe 38.4 / 22.0, 43.2 / 23.1): no colour jitter (strength 0,
+# Later (one thread, best layer; the AdamW recipe 38.4 / 22.0, 43.2 / 23.1): no colour jitter (strength 0,
 # seeds 0, 1) 36.9 / 18.6, 36.9 / 19.0; all 3000 images for 20 epochs (seeds 0, 1) 39.6 / 21.7,
 # 41.9 / 20.7: lower on kNN.
-# Later (one thread, best layer of each seed; this recipe 38.4 / 22.0, 43.2 / 23.1, 43.8 / 23.2): an
+# Later (one thread, best layer of each seed; the AdamW recipe 38.4 / 22.0, 43.2 / 23.1, 43.8 / 23.2): an
 # MLP embedding (fc-ReLU-fc, as MoCo v2's head) 39.3 / 20.4, 39.3 / 19.5, 36.9 / 19.2; 64-px images
 # (seeds 0, 1; their random init 43.9 / 22.4, 39.9 / 23.3) 38.6 / 19.8, 42.5 / 19.4; batches of 32
 # for 60 epochs, four times the steps (seed 0) 39.2 / 20.7: lower on kNN each time.
 # SGD, the paper's optimiser (momentum 0.9, seed 0): lr 0.03 28.7 / 16.0, and with batches of 32
 # for 80 epochs (the steps that lifted exemplar networks) 28.8 / 16.2 (seed 1 27.6 / 16.5), lr 0.05
 # 31.0 / 18.4; the same without the proximal term (lr 0.03, batches of 32, 80 epochs) 40.9 / 21.9:
-# with SGD the term hurts, and without it the linear probe is higher and kNN level with this recipe.
+# with SGD the term hurts, and without it the linear probe is higher and kNN level with the AdamW recipe.
 # Then the temperature, with SGD at lr 0.05 (exemplar networks' step), batches of 32 for 80 epochs
 # and no proximal term (seed 0, one thread, best layer): tau 0.07 (the paper's) 40.5 / 19.7, 0.2
 # 44.1 / 28.1, 0.3 47.1 / 29.2, 0.5 43.6 / 27.5. The paper's value was chosen for 1.28 million
 # images; with 500, a likely reason is that at 0.07 the softmax is so peaked that nearly all of the
-# push away goes to the few closest entries, and 0.3 spreads it over more of the bank. tau 0.3 over seeds 0-2: 47.1 / 29.2, 43.6 / 25.0,
-# 42.6 / 24.5 (mean 44.4 / 26.2, against 41.8 / 22.8 for the Adam recipe before it), higher on both
-# probes on the mean, so it is the recipe. Not adopted (one thread, best layer): lr 0.03 (seed 0)
-# 44.8 / 28.8 and lr 0.1 (tau 0.07) 34.6 / 17.9; the proximal term back on (seed 0) 29.4 / 15.2;
-# tau 0.4 (seeds 1, 2) 45.4 / 25.0, 43.4 / 24.2; bank momentum 0.8 (seeds 0, 1) 45.8 / 28.4,
-# 43.6 / 26.8; a 256-d embedding (seeds 0, 1) 47.4 / 27.6, 44.1 / 27.1; bank momentum 0 (the entry is
-# the last embedding, tau 0.07, seed 0) 32.1 / 17.4: each within the seeds' spread or lower.
-# Its bench (two threads) took 44-48 s a seed, so ten more epochs fit the minute: 90 epochs (seeds
-# 0-2) 47.5 / 28.4, 45.2 / 28.5, 42.7 / 28.4 (mean 45.1 / 28.4 against 44.4 / 26.2 at 80), higher
-# on both probes on the mean and on kNN for two seeds of three, so the recipe takes 90.
+# push away goes to the few closest entries, and 0.3 spreads it over more of the bank. tau 0.3 over
+# seeds 0-2: 47.1 / 29.2, 43.6 / 25.0, 42.6 / 24.5 (mean 44.4 / 26.2, against 41.8 / 22.8 for the
+# Adam recipe before it), higher on both probes on the mean, so it became the recipe. Not adopted
+# (one thread, best layer): lr 0.03 (seed 0) 44.8 / 28.8 and lr 0.1 (tau 0.07) 34.6 / 17.9; the
+# proximal term back on (seed 0) 29.4 / 15.2; tau 0.4 (seeds 1, 2) 45.4 / 25.0, 43.4 / 24.2; bank
+# momentum 0.8 (seeds 0, 1) 45.8 / 28.4, 43.6 / 26.8; a 256-d embedding (seeds 0, 1) 47.4 / 27.6,
+# 44.1 / 27.1; bank momentum 0 (the entry is the last embedding, tau 0.07, seed 0) 32.1 / 17.4: each
+# within the seeds' spread or lower. Its bench (two threads) took 44-48 s a seed, so ten more epochs
+# fit the minute: 90 epochs (seeds 0-2) 47.5 / 28.4, 45.2 / 28.5, 42.7 / 28.4 (mean 45.1 / 28.4
+# against 44.4 / 26.2 at 80), higher on both probes on the mean and on kNN for two seeds of three,
+# so the recipe takes 90.
 RECIPE = NPIDRecipe(image_size=32, num_images=500, epochs=90, batch_size=32, optimizer="sgd", lr=0.05,
                     weight_decay=5e-4, temperature=0.3)
 # --8<-- [end:recipe]
 
 # The GPU tier (`bench --tier gpu`): a CIFAR-style ResNet-18 on up to 50 000 world images, batch 512,
-# sized for about two minutes on one H100-class GPU (the memory bank is refreshed once an epoch), NCE with the
-# paper's temperature and its step (0.03 at batch 256, scaled to 512); not yet measured on a GPU.
+# sized for about two minutes on one H100-class GPU (the memory bank is refreshed once an epoch), NCE
+# with the paper's temperature and its step (0.03 at batch 256, scaled to 512); not yet measured on a GPU.
 GPU_RECIPE = replace(RECIPE, backbone="resnet18-cifar", num_images=50_000, batch_size=512, epochs=30, lr=0.06,
                      temperature=0.07)
 
