@@ -194,6 +194,9 @@ class JigsawRecipe(Recipe):
 # trained network 25.0 / 24.5 and the random init 24.7 / 22.5; read as the mean over the nine
 # normalised tiles, 18.5 / 17.5 and 16.9 / 15.3. The gap to the random init stays small however
 # the network is read, so it is not a mismatch of scale between tiles and whole images.
+# A backbone that standardises each input image on its own (as the tiles are in training), for
+# the trained network and its random init alike (seed 0): random init 46.7 / 29.2 (seed 1
+# 44.9 / 28.0), jigsaw 57.5 / 26.4: the untrained network gains more from it on kNN than jigsaw.
 RECIPE = JigsawRecipe(image_size=64, num_images=3000, epochs=6, batch_size=128, lr=4e-3, weight_decay=5e-4)
 # --8<-- [end:recipe]
 
