@@ -155,3 +155,16 @@ def test_the_recipes_view_settings_reach_the_view(monkeypatch):
     model = npid(8, strength=0.3, min_scale=0.45)
     model({"image": torch.randint(0, 256, (4, 3, 32, 32), dtype=torch.uint8), "index": torch.arange(4)})
     assert seen == [{"scale": (0.45, 1.0), "strength": 0.3}]
+
+
+def test_the_page_states_the_recipes_temperature_as_a_departure_and_the_gpu_tier_keeps_the_papers():
+    from pathlib import Path
+
+    from ssl_examples.methods.npid import GPU_RECIPE, NPIDRecipe
+
+    paper = NPIDRecipe().temperature  # the dataclass keeps the paper's value
+    assert paper == 0.07
+    assert GPU_RECIPE.temperature == paper  # 50 000 images and NCE, as in the paper
+    page = " ".join((Path(__file__).parents[1] / "docs/methods/npid.md").read_text().split())
+    if RECIPE.temperature != paper:
+        assert f"departure from the paper: the temperature is {RECIPE.temperature:g}, not {paper:g}" in page
