@@ -1,4 +1,5 @@
 import math
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -6,7 +7,8 @@ import torch.nn.functional as F
 from dataclasses import replace
 
 from ssl_examples.augment import simclr_view
-from ssl_examples.methods.npid import NPID, RECIPE, exact_softmax_loss, nce_loss, update_memory
+from ssl_examples.methods.npid import (GPU_RECIPE, NPID, RECIPE, NPIDRecipe, exact_softmax_loss, nce_loss,
+                                       update_memory)
 from ssl_examples.nets import make_backbone
 
 
@@ -158,10 +160,6 @@ def test_the_recipes_view_settings_reach_the_view(monkeypatch):
 
 
 def test_the_page_states_the_recipes_temperature_as_a_departure_and_the_gpu_tier_keeps_the_papers():
-    from pathlib import Path
-
-    from ssl_examples.methods.npid import GPU_RECIPE, NPIDRecipe
-
     paper = NPIDRecipe().temperature  # the dataclass keeps the paper's value
     assert paper == 0.07
     assert GPU_RECIPE.temperature == paper  # 50 000 images and NCE, as in the paper

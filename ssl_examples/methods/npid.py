@@ -197,7 +197,7 @@ RECIPE = NPIDRecipe(image_size=32, num_images=500, epochs=90, batch_size=32, opt
 # sized for about two minutes on one H100-class GPU (the memory bank is refreshed once an epoch), NCE
 # with the paper's temperature and its step (0.03 at batch 256, scaled to 512); not yet measured on a GPU.
 GPU_RECIPE = replace(RECIPE, backbone="resnet18-cifar", num_images=50_000, batch_size=512, epochs=30, lr=0.06,
-                     temperature=0.07)
+                     temperature=NPIDRecipe.temperature)
 
 
 @torch.no_grad()
