@@ -4,12 +4,13 @@ from dataclasses import replace
 import pytest
 import torch
 from lightly.loss import DINOLoss
+from torch import nn
 
 from ssl_examples.checks import check_recipe
 from ssl_examples.ema import cosine_momentum
 from ssl_examples.errors import UserError
 from ssl_examples.methods import dino as dino_module  # the name dino is the tests' model maker
-from ssl_examples.methods.dino import DINO, RECIPE, dino_loss, update_center
+from ssl_examples.methods.dino import DINO, RECIPE, DINOHead, dino_loss, update_center
 from ssl_examples.nets import make_backbone
 
 from .gloo import (assert_gradients_equal, average_gradients, multi_crop_views, plain_average_batchnorm,
@@ -54,11 +55,25 @@ def test_centering_and_sharpening_pull_the_teacher_opposite_ways():
 
 def dino(**changes):
     torch.manual_seed(0)
-    kw = dict(out_dim=16, hidden_dim=16, bottleneck_dim=8, momentum_base=0.9, student_temp=0.1, teacher_temp=0.07,
+    kw = dict(out_dim=16, hidden_dim=16, bottleneck_dim=8, bn_in_head=False, momentum_base=0.9, student_temp=0.1, teacher_temp=0.07,
               warmup_teacher_temp=0.04, warmup_fraction=0.5, center_momentum=0.9, freeze_last_layer=0.0,
               num_local=2, global_size=16, local_size=8, global_min_scale=0.4, local_min_scale=0.1,
               local_max_scale=0.4, strength=0.5)
     return DINO(make_backbone("convnet"), **{**kw, **changes})
+
+
+def test_batchnorm_in_the_head_spreads_the_outputs_of_similar_images():
+    """``bn_in_head`` (the official code's ``use_bn_in_head``): BatchNorm after each hidden layer.
+    Inputs that differ little, as a young ConvNet's pooled features do, give nearly one output
+    for every image without it (centring then leaves the teacher uniform), spread ones with it."""
+    torch.manual_seed(0)
+    x = 1.0 + 0.01 * torch.randn(64, 32)
+    plain, normed = DINOHead(32, 64, 16, 128), DINOHead(32, 64, 16, 128, batch_norm=True)
+    assert [type(m) for m in normed.mlp if type(m) is not nn.BatchNorm1d] == [type(m) for m in plain.mlp]
+    assert sum(type(m) is nn.BatchNorm1d for m in normed.mlp) == 2
+    def spread(head):
+        return head(x).std(dim=0).mean()
+    assert spread(normed) > 10 * spread(plain), (spread(normed), spread(plain))
 
 
 def test_teacher_temperature_warms_up_then_stays():
