@@ -188,9 +188,9 @@ class DINORecipe(Recipe):
 # Later (one thread, best layer of each seed; the recipe then, 4 local crops for 5 epochs: 38.8 / 18.6,
 # 40.2 / 19.6, 36.9 / 18.6, mean 38.6 / 18.9). Its training log showed the teacher's entropy at 6.87
 # at the end, against log K = 6.93 for a uniform distribution: the teacher was nearly uniform and
-# the loss stayed near log K, so there was little to learn from. The young ConvNet's pooled
-# features differ little between images, the head maps them to nearly one output, and centring
-# then leaves nothing to sharpen. Seed 0: BatchNorm in the head (the official code's
+# the loss stayed near log K, so there was little to learn from. A likely reason: the young
+# ConvNet's pooled features differ little between images, the head maps them to nearly one
+# output, and centring then leaves nothing to sharpen. Seed 0: BatchNorm in the head (the official code's
 # use_bn_in_head) 40.7 / 20.6 (entropy 6.66; seeds 1, 2 39.0 / 19.8, 38.2 / 19.3); with it, the
 # official code's teacher temperature (0.04 throughout, no warm-up to 0.07) 43.1 / 20.6 (entropy 5.52;
 # seeds 1, 2 40.3 / 19.4, 39.2 / 19.0), 0.03 42.1 / 20.0, and a faster teacher (momentum 0.95, 0.9)
