@@ -55,10 +55,10 @@ def test_centering_and_sharpening_pull_the_teacher_opposite_ways():
 
 def dino(**changes):
     torch.manual_seed(0)
-    kw = dict(out_dim=16, hidden_dim=16, bottleneck_dim=8, bn_in_head=False, momentum_base=0.9, student_temp=0.1, teacher_temp=0.07,
-              warmup_teacher_temp=0.04, warmup_fraction=0.5, center_momentum=0.9, freeze_last_layer=0.0,
-              num_local=2, global_size=16, local_size=8, global_min_scale=0.4, local_min_scale=0.1,
-              local_max_scale=0.4, strength=0.5)
+    kw = dict(out_dim=16, hidden_dim=16, bottleneck_dim=8, bn_in_head=False, momentum_base=0.9, student_temp=0.1,
+              teacher_temp=0.07, warmup_teacher_temp=0.04, warmup_fraction=0.5, center_momentum=0.9,
+              freeze_last_layer=0.0, num_local=2, global_size=16, local_size=8, global_min_scale=0.4,
+              local_min_scale=0.1, local_max_scale=0.4, strength=0.5)
     return DINO(make_backbone("convnet"), **{**kw, **changes})
 
 
