@@ -86,3 +86,17 @@ def test_benchmark_charts_read_both_formats(tmp_path, per_seed):
         draw(out, bench=bench)
         with Image.open(out) as im:
             assert float(im.info["Min-label-px"]) >= MIN_LABEL_PX
+
+
+def test_figures_are_drawn_on_one_thread_and_the_count_is_restored(tmp_path, monkeypatch):
+    """Figures that train a network must not spin two OpenMP threads on a busy 2-core machine."""
+    import torch
+
+    import ssl_examples.figures as figures
+
+    seen = []
+    monkeypatch.setitem(figures.FIGURES, "probe.png", lambda path: seen.append(torch.get_num_threads()))
+    torch.set_num_threads(2)
+    figures.make_figures(tmp_path, ["probe.png"])
+    assert seen == [1]
+    assert torch.get_num_threads() == 2

@@ -13,6 +13,8 @@ comes as a pair, ``lecture-<method>-q.png`` (the input: "what is the answer?") a
 from functools import partial
 from pathlib import Path
 
+import torch
+
 from ..errors import UserError
 from .application_results import APPLICATION_FIGURES
 from .applications import (cycle_figure, domain_generalisation_figure, few_shot_figure, ood_figure, robustness_figure,
@@ -121,6 +123,14 @@ def make_figures(out: Path, names: list[str] | None = None) -> None:
     unknown = sorted(set(names or []) - set(FIGURES))
     if unknown:
         raise UserError(f"unknown figure {unknown[0]!r}; choose from {', '.join(FIGURES)}")
-    for name in names or FIGURES:
-        FIGURES[name](Path(out) / name)
-        print(f"wrote {Path(out) / name}")
+    # One thread: the figures that train a small network (the collapse runs, the applications)
+    # are as quick on one, and on a 2-core machine under load two OpenMP threads can spin-wait on
+    # each other for minutes.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for name in names or FIGURES:
+            FIGURES[name](Path(out) / name)
+            print(f"wrote {Path(out) / name}")
+    finally:
+        torch.set_num_threads(threads)
