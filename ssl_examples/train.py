@@ -119,16 +119,23 @@ def init_distributed(device: torch.device) -> None:
 def make_optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
     """No weight decay on biases and normalisation weights (the usual practice).
 
-    On a GPU the optimisers update every parameter in one fused kernel (``fused=True``); on
-    the CPU they keep torch's default, whose results the tests pin bit for bit.
+    Parameters that a model returns from ``constant_lr_parameters()`` (SimSiam's predictor,
+    whose learning rate the paper does not decay) come last, in groups marked ``constant_lr``
+    that ``train`` keeps at the base rate. On a GPU the optimisers update every parameter in
+    one fused kernel (``fused=True``); on the CPU they keep torch's default, whose results the
+    tests pin bit for bit.
     """
-    decay, no_decay = [], []
-    for p in model.parameters():
-        if p.requires_grad:
-            (no_decay if p.ndim <= 1 else decay).append(p)
-    groups = [{"params": decay, "weight_decay": recipe.weight_decay},
-              {"params": no_decay, "weight_decay": 0.0}]
-    fused = {"fused": True} if all(p.is_cuda for p in decay + no_decay) else {}
+    constant = {id(p) for p in getattr(model, "constant_lr_parameters", list)()}
+    params = [p for p in model.parameters() if p.requires_grad]
+    groups = []
+    for keep_lr in (False, True):
+        mine = [p for p in params if (id(p) in constant) == keep_lr]
+        if keep_lr and not mine:
+            break
+        mark = {"constant_lr": True} if keep_lr else {}
+        groups += [{"params": [p for p in mine if p.ndim > 1], "weight_decay": recipe.weight_decay, **mark},
+                   {"params": [p for p in mine if p.ndim <= 1], "weight_decay": 0.0, **mark}]
+    fused = {"fused": True} if all(p.is_cuda for p in params) else {}
     if recipe.optimizer == "adamw":
         return torch.optim.AdamW(groups, lr=recipe.lr, **fused)
     if recipe.optimizer == "sgd":
@@ -169,6 +176,11 @@ class LARS(torch.optim.SGD):
         finally:
             for g, d in zip(self.param_groups, wd):
                 g["weight_decay"] = d
+
+
+def constant_rate(step: int) -> float:
+    """The schedule of a ``constant_lr`` group: the base rate at every step."""
+    return 1.0
 
 
 def warmup_cosine(total_steps: int, warmup_steps: int):
@@ -288,7 +300,8 @@ def train(model: nn.Module, dataset, recipe: Recipe, runtime: Runtime,
         raise UserError(f"batch size {recipe.batch_size} is larger than the dataset ({len(dataset)} images)")
     optimizer = make_optimizer(model, recipe)
     schedule = warmup_cosine(recipe.epochs * steps_per_epoch, int(recipe.warmup_epochs * steps_per_epoch))
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, [constant_rate if g.get("constant_lr") else schedule for g in optimizer.param_groups])
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
 
     start_epoch = 0
