@@ -40,7 +40,7 @@ def test_output_spread_reads_collapse():
 def small(stop_gradient):
     torch.manual_seed(0)
     return SimSiam(make_backbone("convnet"), proj_dim=16, hidden_dim=32, pred_dim=4, stop_gradient=stop_gradient,
-                   strength=0.5, min_scale=0.2, view_size=16)
+                   strength=0.5, min_scale=0.2, view_size=16, fix_pred_lr=False)
 
 
 def test_the_stop_gradient_cuts_the_target_branch():
@@ -66,10 +66,24 @@ def test_the_stop_gradient_cuts_the_target_branch():
 def test_a_training_step_lowers_the_loss(tiny_data):
     torch.manual_seed(0)
     model = SimSiam(make_backbone("convnet"), proj_dim=32, hidden_dim=64, pred_dim=8, stop_gradient=True,
-                    strength=0.5, min_scale=0.2, view_size=16)
+                    strength=0.5, min_scale=0.2, view_size=16, fix_pred_lr=False)
     batch = tiny_data.train.__getitems__(list(range(32)))
     before, after = loss_before_and_after(model, lambda m: m(batch)[0], steps=10, lr=1e-3)
     assert after < before - 0.05  # the loss is a cosine in [-1, 1]; it starts near 0
+
+
+@pytest.mark.parametrize("fix_pred_lr", [True, False])
+def test_fix_pred_lr_gives_the_predictor_and_only_it_a_constant_rate(fix_pred_lr):
+    """The paper's option: h's learning rate is not decayed. The training loop keeps groups
+    marked ``constant_lr`` at the base rate (tested in test_train)."""
+    from ssl_examples.train import make_optimizer
+
+    model = simsiam.build(replace(RECIPE, fix_pred_lr=fix_pred_lr), None)
+    groups = make_optimizer(model, RECIPE).param_groups
+    constant = {id(p) for g in groups if g.get("constant_lr") for p in g["params"]}
+    expected = {id(p) for p in model.predictor.parameters()} if fix_pred_lr else set()
+    assert constant == expected
+    assert sum(len(g["params"]) for g in groups) == len(list(model.parameters()))
 
 
 def test_bad_recipe_values_are_one_line_errors_of_the_shared_checks():

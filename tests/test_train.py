@@ -250,6 +250,34 @@ def test_schedule_warms_up_then_decays_to_zero():
     assert f(55) == pytest.approx(0.5, abs=0.01) and f(100) == pytest.approx(0.0, abs=1e-9)
 
 
+class ConstantHead(RotationPrediction):
+    """A model that asks for its head's learning rate to stay at the base rate (as SimSiam's
+    predictor with ``fix_pred_lr``)."""
+
+    def constant_lr_parameters(self):
+        return list(self.head.parameters())
+
+
+def test_constant_lr_parameters_keep_the_base_rate_while_the_rest_decays(tiny_data, monkeypatch):
+    import ssl_examples.train as train_module
+
+    made = []
+    monkeypatch.setattr(train_module, "make_optimizer",
+                        lambda model, recipe: made.append(make_optimizer(model, recipe)) or made[-1])
+    torch.manual_seed(0)
+    model = ConstantHead(make_backbone("convnet"), min_scale=0.5, hidden_dim=256)
+    train(model, tiny_data.train, RECIPE, RUNTIME)
+    groups = made[0].param_groups
+    head = {id(p) for p in model.head.parameters()}
+    constant = [g for g in groups if g.get("constant_lr")]
+    assert len(groups) == 4 and {id(p) for g in constant for p in g["params"]} == head
+    assert all(g["lr"] == RECIPE.lr for g in constant)
+    assert all(g["lr"] < 1e-3 * RECIPE.lr for g in groups if not g.get("constant_lr"))  # the cosine's end
+    # A model that asks for nothing keeps the two usual groups, none of them constant.
+    plain = make_optimizer(fresh_model(0), RECIPE).param_groups
+    assert len(plain) == 2 and not any(g.get("constant_lr") for g in plain)
+
+
 def test_training_logs_one_line_per_epoch(tiny_data, tmp_path):
     train(fresh_model(0), tiny_data.train, replace(RECIPE, epochs=2), RUNTIME, tmp_path)
     lines = (tmp_path / "log.jsonl").read_text().splitlines()

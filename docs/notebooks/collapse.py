@@ -73,7 +73,7 @@ for predictor, (losses, spreads) in runs.items():
 def simsiam(stop_gradient):
     torch.manual_seed(0)
     return SimSiam(ConvNet(3, width=8), proj_dim=d, hidden_dim=128, pred_dim=16, stop_gradient=stop_gradient,
-                   strength=0.5, min_scale=0.2, view_size=16)
+                   strength=0.5, min_scale=0.2, view_size=16, fix_pred_lr=False)
 
 
 fig, ax = plt.subplots(figsize=(5, 3.5))
