@@ -112,8 +112,10 @@ class SimSiamRecipe(Recipe):
 # Batches of 32 (twice the steps; 7 epochs fit about the same time, seed 0): 36.3 / 20.9, lower.
 # Fewer images for more epochs (the lever that lifted exemplar networks and NPID; seed 0), 500 for
 # 60 epochs: 39.6 / 20.7, lower on both probes.
-# Re-measured later with the shared code of that day (one thread, best layer; seeds 0-2): 38.9 / 20.8,
-# 40.4 / 19.0, 39.7 / 21.7 (the 42.6 / 21.9 above came from an earlier state of the shared code). The
+# Re-measured later on another machine (one thread, best layer; seeds 0-2): 38.9 / 20.8, 40.4 / 19.0,
+# 39.7 / 21.7. The code of the commit that chose lr 5e-4 gives the same 38.9 / 20.8 there, so the 42.6
+# / 21.9 above differ by the machine, not by the code (likely its CPU's kernels, which round
+# differently). The
 # paper's constant learning rate for the predictor (fix_pred_lr): 41.6 / 20.1, 41.2 / 21.1,
 # 36.5 / 18.8 (mean 39.8 / 20.0 against 39.7 / 20.5): no better, so the recipe decays it.
 # The paper's CIFAR heads (2048-d projector, 512-d predictor bottleneck), about 15 % slower a step:
