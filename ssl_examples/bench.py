@@ -124,6 +124,9 @@ def bench_method(name: str, seeds: list[int], runtime: Runtime, tier: str,
            "recipe": asdict(recipe), "in_channels": model.backbone.in_channels,
            # the seconds depend on it (and on whatever else ran): each row keeps its own
            "threads": torch.get_num_threads(), "updated": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+           # A seed's numbers repeat exactly on one machine; rows made on a CPU with other vector
+           # instructions (AVX2, AVX512, ...) can differ a little for the same code and seed.
+           "cpu_capability": torch.backends.cpu.get_cpu_capability(),
            "command": f"python -m ssl_examples bench{flags} --methods {name}", **collect(results)}
     if finetune_fractions:
         row["finetune"] = {str(f): v for f, v in tuned.items()}

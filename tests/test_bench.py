@@ -5,6 +5,7 @@ import json
 from dataclasses import replace
 
 import pytest
+import torch
 
 from ssl_examples import bench, data
 from ssl_examples.errors import UserError
@@ -30,6 +31,7 @@ def test_a_bench_row_stores_every_seed_per_layer_beside_its_baselines(tiny, tmp_
     results = json.loads(out.read_text())
     row = results["methods"]["rotation"]
     assert row["tier"] == tier and row["seeds"] == [0, 1] and row["recipe"]["epochs"] == (1 if tier == "cpu" else 2)
+    assert row["cpu_capability"] == torch.backends.cpu.get_cpu_capability()  # the machine's kernels
     assert list(row["layers"]) == ["block1", "block2", "block3", "block4", "block5"]
     for p in ("linear", "knn"):
         best = row["best"][p]
