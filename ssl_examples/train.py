@@ -125,16 +125,16 @@ def make_optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
     one fused kernel (``fused=True``); on the CPU they keep torch's default, whose results the
     tests pin bit for bit.
     """
+    def decay_and_not(ps: list[nn.Parameter], **mark) -> list[dict]:
+        return [{"params": [p for p in ps if p.ndim > 1], "weight_decay": recipe.weight_decay, **mark},
+                {"params": [p for p in ps if p.ndim <= 1], "weight_decay": 0.0, **mark}]
+
     constant = {id(p) for p in getattr(model, "constant_lr_parameters", list)()}
     params = [p for p in model.parameters() if p.requires_grad]
-    groups = []
-    for keep_lr in (False, True):
-        mine = [p for p in params if (id(p) in constant) == keep_lr]
-        if keep_lr and not mine:
-            break
-        mark = {"constant_lr": True} if keep_lr else {}
-        groups += [{"params": [p for p in mine if p.ndim > 1], "weight_decay": recipe.weight_decay, **mark},
-                   {"params": [p for p in mine if p.ndim <= 1], "weight_decay": 0.0, **mark}]
+    groups = decay_and_not([p for p in params if id(p) not in constant])
+    kept = [p for p in params if id(p) in constant]
+    if kept:
+        groups += decay_and_not(kept, constant_lr=True)
     fused = {"fused": True} if all(p.is_cuda for p in params) else {}
     if recipe.optimizer == "adamw":
         return torch.optim.AdamW(groups, lr=recipe.lr, **fused)

@@ -80,20 +80,13 @@ def teacher_entropy_after(recipe, steps: int = 20) -> float:
     """The teacher's entropy (the training log's metric) after ``steps`` AdamW steps of
     ``recipe``'s model on batches of 64 world images."""
     from ssl_examples.data.world import world_split
+    from ssl_examples.figures.collapse import spread_during_training
 
     images = world_split("train", 512, recipe.image_size)[0]
     torch.manual_seed(0)
-    model = dino_module.build(recipe, None)
-    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=recipe.lr,
-                                  weight_decay=recipe.weight_decay)
-    g = torch.Generator().manual_seed(0)
-    for step in range(steps):
-        loss, metrics = model({"image": images[torch.randint(len(images), (64,), generator=g)]})
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        model.on_step((step + 1) / steps)
-    return float(metrics["teacher_entropy"])
+    _, entropies = spread_during_training(dino_module.build(recipe, None), images, steps, batch_size=64,
+                                          lr=recipe.lr, weight_decay=recipe.weight_decay, metric="teacher_entropy")
+    return entropies[-1]
 
 
 def test_the_recipes_teacher_gives_targets_where_the_papers_head_goes_uniform():

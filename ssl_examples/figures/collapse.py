@@ -14,11 +14,13 @@ from .common import plt, save
 
 
 def spread_during_training(model: torch.nn.Module, images: torch.Tensor, steps: int, batch_size: int = 32,
-                           lr: float = 1e-3, seed: int = 0) -> tuple[list[float], list[float]]:
-    """Train ``model`` (a method whose metrics include ``std``) with AdamW on random batches of
-    ``images``; return the loss and the output spread after every step. The batches depend only
-    on ``seed``, so two models see the same images in the same order."""
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr, weight_decay=5e-4)
+                           lr: float = 1e-3, seed: int = 0, weight_decay: float = 5e-4,
+                           metric: str = "std") -> tuple[list[float], list[float]]:
+    """Train ``model`` (a method whose metrics include ``metric``, by default the output spread
+    ``std``) with AdamW on random batches of ``images``; return the loss and the metric after
+    every step. The batches depend only on ``seed``, so two models see the same images in the
+    same order."""
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr, weight_decay=weight_decay)
     g = torch.Generator().manual_seed(seed)
     losses, spreads = [], []
     for step in range(steps):
@@ -30,7 +32,7 @@ def spread_during_training(model: torch.nn.Module, images: torch.Tensor, steps: 
         if hasattr(model, "on_step"):
             model.on_step((step + 1) / steps)
         losses.append(loss.item())
-        spreads.append(float(metrics["std"]))
+        spreads.append(float(metrics[metric]))
     return losses, spreads
 
 

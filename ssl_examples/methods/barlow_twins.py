@@ -117,7 +117,7 @@ class BarlowTwinsRecipe(Recipe):
 # Fewer images for more epochs (the lever that lifted exemplar networks and NPID; seed 0), 500 for
 # 60 epochs: 40.6 / 20.6, lower on both probes.
 # Wider projectors (the paper finds accuracy rising with the projector's width; seed 0, this recipe
-# 42.1 / 23.6 with today's shared code): 1024 units with lambda 0.01 34.2 / 18.8, 2048 with 0.005
+# 42.1 / 23.6 on that session's machine): 1024 units with lambda 0.01 34.2 / 18.8, 2048 with 0.005
 # 33.8 / 17.7 and with 0.02 26.8 / 15.9 (and 160 s a run on one thread): lower on both probes.
 RECIPE = BarlowTwinsRecipe(image_size=32, num_images=3000, epochs=10, batch_size=64, lr=1e-3, weight_decay=5e-4,
                            proj_dim=512, hidden_dim=512, lambd=0.02, min_scale=0.2)
