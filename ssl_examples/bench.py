@@ -118,7 +118,10 @@ def bench_method(name: str, seeds: list[int], runtime: Runtime, tier: str,
         print(f"   seed {seed}: {seconds[-1]:.0f} s, linear {100 * results[-1]['linear']:.1f} "
               f"({results[-1]['best']['linear']}), kNN {100 * results[-1]['knn']:.1f} ({results[-1]['best']['knn']})",
               flush=True)
+    # The command that makes this row again, whatever it was asked for besides the method.
     flags = "" if tier == "cpu" else " --tier gpu"
+    if finetune_fractions:
+        flags += " --finetune " + " ".join(map(str, finetune_fractions))
     row = {"tier": tier, "seeds": list(seeds), "seconds": [round(s, 1) for s in seconds],
            "images_per_s": [round(recipe.epochs * len(data.pretrain) / s, 1) for s in seconds],
            "recipe": asdict(recipe), "in_channels": model.backbone.in_channels,

@@ -78,3 +78,12 @@ def test_every_method_has_a_gpu_recipe_on_its_backbone():
         wanted = "vit-tiny-half" if BY_NAME[name].family == "vit" else "resnet18-cifar"
         assert module.GPU_RECIPE.backbone == wanted, name
         assert type(module.GPU_RECIPE) is type(module.RECIPE), name
+
+
+def test_a_row_names_the_command_that_makes_it_again(tiny, tmp_path):
+    """Fine-tuning is part of a row, so its command must ask for it (MAE's and MoCo v3's rows)."""
+    out = tmp_path / "bench.json"
+    bench.run_bench(["rotation"], out, Runtime(device="cpu"), seeds=[0], finetune_fractions=[1, 10])
+    row = json.loads(out.read_text())["methods"]["rotation"]
+    assert row["command"] == "python -m ssl_examples bench --finetune 1 10 --methods rotation"
+    assert set(row["finetune"]) == {"1", "10"} and len(row["finetune"]["10"]) == 1
