@@ -46,6 +46,7 @@ PROTOCOLS = ("linear", "knn")
 SUPERVISED = {"cpu": Recipe(num_images=3000, epochs=15, batch_size=128, lr=2e-3, weight_decay=5e-4),
               "gpu": Recipe(num_images=50_000, epochs=15, batch_size=512, lr=2e-3, weight_decay=5e-4)}
 TIERS = tuple(SUPERVISED)
+SEEDS = (0, 1, 2)  # the CLI's default too: a row's command names --seeds only when they differ
 DEFAULT_OUT = {"cpu": Path("docs/results/bench.json"), "gpu": Path("docs/results/bench-gpu.json")}
 
 
@@ -120,6 +121,8 @@ def bench_method(name: str, seeds: list[int], runtime: Runtime, tier: str,
               flush=True)
     # The command that makes this row again, whatever it was asked for besides the method.
     flags = "" if tier == "cpu" else " --tier gpu"
+    if tuple(seeds) != SEEDS:
+        flags += " --seeds " + " ".join(map(str, seeds))
     if finetune_fractions:
         flags += " --finetune " + " ".join(map(str, finetune_fractions))
     row = {"tier": tier, "seeds": list(seeds), "seconds": [round(s, 1) for s in seconds],
@@ -140,7 +143,7 @@ def baseline_key(recipe: dict, in_channels: int) -> str:
     return f"{recipe['backbone']}-{recipe['image_size']}px-{in_channels}ch"
 
 
-def run_bench(names: list[str] | None, out: Path | None, runtime: Runtime, seeds: list[int] = (0, 1, 2),
+def run_bench(names: list[str] | None, out: Path | None, runtime: Runtime, seeds: list[int] = SEEDS,
               tier: str = "cpu", finetune_fractions: list[int] = ()) -> dict:
     if tier not in TIERS:
         raise UserError(f"unknown tier {tier!r}; choose one of {', '.join(TIERS)}")

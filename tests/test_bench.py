@@ -31,6 +31,8 @@ def test_a_bench_row_stores_every_seed_per_layer_beside_its_baselines(tiny, tmp_
     results = json.loads(out.read_text())
     row = results["methods"]["rotation"]
     assert row["tier"] == tier and row["seeds"] == [0, 1] and row["recipe"]["epochs"] == (1 if tier == "cpu" else 2)
+    tier_flag = " --tier gpu" if tier == "gpu" else ""
+    assert row["command"] == f"python -m ssl_examples bench{tier_flag} --seeds 0 1 --methods rotation"
     assert row["cpu_capability"] == torch.backends.cpu.get_cpu_capability()  # the machine's kernels
     assert list(row["layers"]) == ["block1", "block2", "block3", "block4", "block5"]
     for p in ("linear", "knn"):
@@ -81,9 +83,10 @@ def test_every_method_has_a_gpu_recipe_on_its_backbone():
 
 
 def test_a_row_names_the_command_that_makes_it_again(tiny, tmp_path):
-    """Fine-tuning is part of a row, so its command must ask for it (MAE's and MoCo v3's rows)."""
+    """Fine-tuning and the seeds are part of a row, so its command must ask for them (MAE's and
+    MoCo v3's rows are fine-tuned; a GPU session may afford one seed)."""
     out = tmp_path / "bench.json"
     bench.run_bench(["rotation"], out, Runtime(device="cpu"), seeds=[0], finetune_fractions=[1, 10])
     row = json.loads(out.read_text())["methods"]["rotation"]
-    assert row["command"] == "python -m ssl_examples bench --finetune 1 10 --methods rotation"
+    assert row["command"] == "python -m ssl_examples bench --seeds 0 --finetune 1 10 --methods rotation"
     assert set(row["finetune"]) == {"1", "10"} and len(row["finetune"]["10"]) == 1

@@ -174,6 +174,19 @@ def test_committed_rows_were_measured_with_the_current_recipes():
     assert not any(stale.values()), {n: d for n, d in stale.items() if d}
 
 
+def test_committed_rows_name_the_command_that_made_them():
+    """A page shows each row's command: it must ask for what the row holds (its tier, seeds and
+    fine-tuning), so that running it makes the row again."""
+    for path in sorted((DOCS / "results").glob("bench*.json")):
+        for name, row in json.loads(path.read_text())["methods"].items():
+            words = row["command"].split()
+            assert words[:4] == ["python", "-m", "ssl_examples", "bench"] and words[-2:] == ["--methods", name]
+            assert ("--tier" in words) == (row["tier"] == "gpu"), (path.name, name)
+            assert ("--seeds" in words) == (row["seeds"] != [0, 1, 2]), (path.name, name)
+            fractions = words[words.index("--finetune") + 1:words.index("--methods")] if "--finetune" in words else []
+            assert fractions == list(row.get("finetune", {})), (path.name, name, row["command"])
+
+
 def test_a_gain_just_below_its_bar_is_not_rounded_up_to_it():
     # kNN gains 0.0255, 0.0325, 0.0315 over the baseline: mean 0.02983, below the 3-point bar,
     # which one decimal would print as "+3.0" beside a verdict of "not met".
