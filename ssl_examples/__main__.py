@@ -334,7 +334,11 @@ def main(argv=None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted: the last finished epoch is in the checkpoint; continue with --resume", file=sys.stderr)
+        # Only pretrain leaves a checkpoint to continue from (bench, for one, writes its results
+        # once, at the end of a run, so an interrupted bench keeps the file as it was).
+        command = (sys.argv[1:] if argv is None else list(argv))[:1]
+        print("interrupted" + (": the last finished epoch is in the checkpoint; continue with --resume"
+                               if command == ["pretrain"] else ""), file=sys.stderr)
         return 130
     return 0
 

@@ -109,3 +109,17 @@ def test_the_real_process_exits_non_zero_with_one_line():
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == ["error: unknown method 'nope'; choose one of " +
                                                 ", ".join(__import__("ssl_examples.methods").methods.METHODS)]
+
+
+@pytest.mark.parametrize("command, resumable", [("pretrain", True), ("bench", False)])
+def test_an_interrupt_says_whether_there_is_a_run_to_resume(command, resumable, capsys, monkeypatch):
+    """Ctrl-C ends with status 130 and one line; only pretrain keeps a checkpoint to resume."""
+    import ssl_examples.__main__ as cli
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, f"cmd_{command}", interrupted)
+    code, err = run([command, "rotation"] if command == "pretrain" else [command, "--methods", "rotation"], capsys)
+    assert code == 130 and len(err.strip().splitlines()) == 1
+    assert ("--resume" in err) == resumable, err
