@@ -35,7 +35,7 @@ from .errors import UserError
 from .evaluate import SupervisedClassifier, finetune, frozen_protocols, knn_accuracy, linear_probe
 from .methods import METHODS
 from .nets import make_backbone
-from .stats import format_interval, gain_interval
+from .stats import format_gain, format_interval
 from .train import Recipe, Runtime, pick_device, train
 
 PROTOCOLS = ("linear", "knn")
@@ -204,8 +204,7 @@ def print_bench(results: dict) -> None:
         rnd = b["random_init"]
         cells = []
         for p in PROTOCOLS:
-            mean, half = gain_interval(r[p], rnd[p])
-            cells += [format_interval(r[p]), f"{100 * mean:+.1f} ± {100 * half:.1f}"]
+            cells += [format_interval(r[p]), format_gain(r[p], rnd[p])]
         print(f"{name:22s}{sum(r['seconds']) / len(r['seconds']):7.0f}  {cells[0]:>12s} {cells[1]:>12s}  "
               f"{cells[2]:>12s} {cells[3]:>12s}  {format_interval(rnd['linear']):>11s} "
               f"{format_interval(rnd['knn']):>11s} {format_interval(b['supervised']['linear']):>9s}")

@@ -53,6 +53,13 @@ def format_interval(values, scale: float = 100.0, digits: int = 1) -> str:
     return f"{scale * mean:.{digits}f} ± {scale * half:.{digits}f}"
 
 
+def format_gain(values, baseline, scale: float = 100.0, digits: int = 1) -> str:
+    """``"+4.2 ± 1.3"``: the paired gain over ``baseline``; a single seed prints without an interval."""
+    mean, half = gain_interval(values, baseline)
+    text = f"{scale * mean:+.{digits}f}"
+    return text if math.isnan(half) else f"{text} ± {scale * half:.{digits}f}"
+
+
 # What "the method learned something" means in this course (the examples issue's bars): over
 # the seeds, the mean gain over random init reaches the bar and its 95 % interval lies above 0.
 BARS = {"linear": 0.08, "knn": 0.03}

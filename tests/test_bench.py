@@ -82,7 +82,7 @@ def test_every_method_has_a_gpu_recipe_on_its_backbone():
         assert type(module.GPU_RECIPE) is type(module.RECIPE), name
 
 
-def test_a_row_names_the_command_that_makes_it_again(tiny, tmp_path):
+def test_a_row_names_the_command_that_makes_it_again(tiny, tmp_path, capsys):
     """Fine-tuning and the seeds are part of a row, so its command must ask for them (MAE's and
     MoCo v3's rows are fine-tuned; a GPU session may afford one seed)."""
     out = tmp_path / "bench.json"
@@ -90,3 +90,23 @@ def test_a_row_names_the_command_that_makes_it_again(tiny, tmp_path):
     row = json.loads(out.read_text())["methods"]["rotation"]
     assert row["command"] == "python -m ssl_examples bench --seeds 0 --finetune 1 10 --methods rotation"
     assert set(row["finetune"]) == {"1", "10"} and len(row["finetune"]["10"]) == 1
+    assert "rotation" in (out := capsys.readouterr().out) and "nan" not in out  # one seed: no interval
+
+
+def test_the_gpu_tier_script_keeps_going_past_a_failed_method_and_stops_at_its_budget(tmp_path):
+    """benchmarks/gpu_tier.sh (one call of a lent GPU): a method that fails does not stop the
+    loop, and a method that the budget no longer covers is not started. Seconds, on the CPU."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_tier.sh"
+    env = {**os.environ, "TINY": "1", "PY": sys.executable, "OUT": str(tmp_path), "BUDGET": "31",
+           "METHODS": "no_such_method rotation"}
+    done = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True, timeout=120)
+    lines = done.stdout.strip().splitlines()
+    assert "unknown method 'no_such_method'" in done.stdout  # bench's one-line error, then on to the next
+    assert lines[-3:] == ["rows written: none", "failed or cut off: no_such_method",
+                          "not started (budget): rotation"], done.stdout
+    assert (tmp_path / "gpu_tier.log").read_text().strip().splitlines()[-1] == lines[-1]
