@@ -26,6 +26,24 @@ def test_too_wide_is_refused(tmp_path):
             save_deck(fig, tmp_path / "x.png")
 
 
+def test_text_past_the_edge_is_refused(tmp_path):
+    """A key written beside the axes must stay on the figure (the few-label chart's once ran off it)."""
+    with deck_style():
+        fig, ax = plt.subplots(figsize=(4, 3))
+        fig.text(0.5, 0.5, "on the figure")
+        fig.text(0.9, 0.5, "a name that runs past the right edge")
+        with pytest.raises(ValueError, match="past the figure's edge: 'a name that runs"):
+            save_deck(fig, tmp_path / "x.png", tight=False)
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_a_single_label_fraction_is_not_a_curve():
+    from ssl_examples.figures.evaluation import _few_label
+
+    assert _few_label({"finetune": {"10": [0.2, 0.3]}}) is None  # MAE's and MoCo v3's rows: a point
+    assert _few_label({"finetune": {"1": [0.2], "10": [0.4]}}) == {1.0: 0.2, 10.0: 0.4}
+
+
 def test_question_and_answer_pair(tmp_path):
     """One method's pair: two PNGs of the same size, each recording its smallest label."""
     paths = [tmp_path / f"lecture-rotation-{part}.png" for part in "qa"]

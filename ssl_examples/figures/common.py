@@ -85,8 +85,29 @@ def smallest_text_px(fig, dpi: float = DECK_DPI) -> float:
     return min(sizes, default=float("inf"))
 
 
+def texts_outside(fig) -> list[str]:
+    """The texts of ``fig`` placed by hand or by a layout (figure and axes texts, titles, axis
+    labels, legends) that reach past its edges, so the saved image cuts them off. Tick labels
+    are left out: matplotlib keeps labels for ticks beyond the axes' limits, undrawn."""
+    fig.draw_without_rendering()  # axis labels find their places only when the figure is drawn
+    renderer = fig.canvas.get_renderer()
+    width, height = fig.bbox.width, fig.bbox.height
+    texts = list(fig.texts) + [t for legend in fig.legends for t in legend.get_texts()]
+    for ax in fig.axes:
+        if ax.get_visible():
+            texts += [*ax.texts, ax.title, ax.xaxis.label, ax.yaxis.label]
+            texts += ax.get_legend().get_texts() if ax.get_legend() else []
+    cut = []
+    for t in texts:
+        if t.get_visible() and t.get_text().strip():
+            box = t.get_window_extent(renderer)
+            if box.x0 < -1 or box.y0 < -1 or box.x1 > width + 1 or box.y1 > height + 1:
+                cut.append(t.get_text())
+    return cut
+
+
 def save_deck(fig, path: Path, tight: bool = True) -> None:
-    """Save a deck figure at ``DECK_DPI`` after checking that every label is legible."""
+    """Save a deck figure at ``DECK_DPI`` after checking that every label is legible and on it."""
     path = Path(path)
     smallest = smallest_text_px(fig)
     if smallest < MIN_LABEL_PX:
@@ -99,6 +120,10 @@ def save_deck(fig, path: Path, tight: bool = True) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     if tight:
         fig.tight_layout(pad=0.4)
+    cut = texts_outside(fig)
+    if cut:
+        plt.close(fig)
+        raise ValueError(f"{path.name}: text past the figure's edge: {', '.join(map(repr, cut[:3]))}")
     label = "inf" if smallest == float("inf") else f"{smallest:.1f}"
     fig.savefig(path, dpi=DECK_DPI, metadata={"Software": None, "Min-label-px": label})
     plt.close(fig)

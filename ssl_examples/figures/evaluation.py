@@ -130,18 +130,19 @@ def layers_figure(path: Path, bench: Path = BENCH) -> None:
 
 
 def _few_label(row) -> dict[float, float] | None:
-    """``{percent of labels: accuracy}`` of a row, if the benchmark stored fine-tuning with few
-    labels (``"finetune": {"1": [...], "10": [...], "100": [...]}``, keys in percent)."""
+    """``{percent of labels: accuracy}`` of a row, if the benchmark stored fine-tuning with at
+    least two label fractions (``"finetune": {"1": [...], "10": [...], "100": [...]}``, keys in
+    percent): one fraction alone (MAE's and MoCo v3's 10 %) is a point, not a curve."""
     curve = row.get("finetune")
-    if not isinstance(curve, dict) or not curve:
+    if not isinstance(curve, dict) or len(curve) < 2:
         return None
     return {float(k): value(v) for k, v in curve.items()}
 
 
 def few_label_figure(path: Path, bench: Path = BENCH) -> None:
     """Accuracy against the fraction of labels used to fine-tune, per method, beside random init.
-    Until the benchmark stores few-label fine-tuning: each method's gain over random init with
-    a linear probe (all labels) against its gain with kNN."""
+    Until the benchmark stores fine-tuning with two fractions or more: each method's gain over
+    random init with a linear probe (all labels) against its gain with kNN, numbered, with a key."""
     results = load_bench(bench)
     methods = results.get("methods", {})
     curves = {n: _few_label(r) for n, r in methods.items() if _few_label(r)}
@@ -166,12 +167,15 @@ def few_label_figure(path: Path, bench: Path = BENCH) -> None:
         elif methods:
             linear, knn = gains(results, "linear"), gains(results, "knn")
             names = sorted(linear, key=linear.get, reverse=True)
-            ax.set_position([0.09, 0.15, 0.6, 0.8])
+            ax.set_position([0.09, 0.15, 0.43, 0.8])
+            rows = -(-len(names) // 2)  # the key: two columns beside the axes, every name on the figure
             for k, n in enumerate(names, 1):
                 ax.scatter([linear[n]], [knn[n]], s=330, color=BLUE, zorder=2)
                 ax.text(linear[n], knn[n], str(k), ha="center", va="center", color="white", fontsize=11,
                         weight="bold", zorder=3)
-                fig.text(0.73, 0.93 - 0.058 * k, f"{k}  {title(n)}", fontsize=11, va="center")
+                column, row = divmod(k - 1, rows)
+                fig.text(0.55 + 0.23 * column, 0.95 - 0.87 * (row + 0.5) / rows, f"{k}  {title(n)}",
+                         fontsize=11, va="center")
             ax.axhline(0, color=GREY, lw=1)
             ax.axvline(0, color=GREY, lw=1)
             ax.set_xlabel("linear-probe gain over random init (points)")

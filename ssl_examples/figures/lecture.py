@@ -126,7 +126,7 @@ def multimodal_figure(path: Path) -> None:
     with deck_style():
         fig = plt.figure(figsize=(9.6, 3.8))
         for t in range(4):
-            show(fig.add_axes([0.01 + (t % 2) * 0.215, 0.52 - (t // 2) * 0.47, 0.2, 0.36]),
+            show(fig.add_axes([0.01 + (t % 2) * 0.215, 0.56 - (t // 2) * 0.44, 0.2, 0.33]),
                  clips.video[FLOWER, 3 * t].float() / 255, f"frame {3 * t}")
         ax = fig.add_axes([0.56, 0.2, 0.42, 0.72])
         ax.imshow(spec.numpy(), origin="lower", aspect="auto", cmap="magma", extent=(0, 1, 0, spec.shape[0]))
