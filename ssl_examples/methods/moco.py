@@ -215,7 +215,6 @@ class MoCoRecipe(Recipe):
 # 47.4 / 26.6, 46.2 / 26.4, 46.0 / 24.7, each step higher on both probes. MoCo v2's jitter is
 # strength 0.5; why half of it helps here is not pinned down (SimCLR, with batch negatives, was
 # best at 0.5; see the page). 12 epochs take about 55 s on two threads.
-# Open: see docs/results.md, 'Methods below the bars'.
 RECIPE = MoCoRecipe(image_size=32, num_images=3000, epochs=12, batch_size=64, lr=1e-3, weight_decay=5e-4,
                     queue_size=1024, bn_splits=4, strength=0.25)
 # --8<-- [end:recipe]

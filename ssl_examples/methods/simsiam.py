@@ -101,7 +101,7 @@ class SimSiamRecipe(Recipe):
 # 38.7 / 20.4, lr 5e-4 42.6 / 21.9, lr 2.5e-4 38.8 / 21.1. lr 5e-4 learns most (its bench, two
 # threads, mean of seeds 0-2 at the bench's layer: 39.8 / 20.8 against 30.3 / 17.0 before), and is
 # still below the random init on kNN, so SimSiam stays below the course's bars (docs/results.md,
-# 'Methods below the bars'). 10 epochs take about 50 s on two threads of a quiet 2-core CPU.
+# 'Methods below the bars'). 10 epochs fit the minute on two threads (the bench row has the seconds).
 # Colour-jitter strength 0.25 (seed 0): 41.8 / 21.3, lower on both probes; views of 16 px for 30
 # epochs (seed 0): 37.0 / 20.3, lower on both.
 # A real weight decay (Tian, Chen and Ganguli, ICML 2021, find it shapes how methods without
