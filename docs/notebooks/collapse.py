@@ -4,7 +4,7 @@
 # The six methods of [Beyond 2020](../../methods/byol/) learn by making two views of an
 # image agree, and none of them uses negative pairs. Then what stops the network from
 # giving *every* image the same output, which agrees perfectly? Each method has its own
-# answer. Here we watch one of them fail when its mechanism is taken away, on images of
+# answer. Here we watch two of them (BYOL, SimSiam) fail when their mechanism is taken away, on images of
 # the embedded world, and we look at the others' mechanisms on small made-up batches.
 #
 # The collapse meter: L2-normalise the outputs $z$ of a batch and take the standard

@@ -2,8 +2,8 @@
 # # Notebook: predicting rotations
 #
 # A tiny run of [rotation prediction](../../methods/rotation/) on 256 images of the
-# embedded world, then a linear probe on the frozen features compared with the same
-# network left at random initialisation. A budget of a few seconds: the numbers are small,
+# embedded world (their labels unused), then a linear probe on the frozen features of the
+# labelled training images, compared with the same network left at random initialisation. A budget of a few seconds: the numbers are small,
 # the trend is what matters.
 
 # %%
@@ -18,15 +18,15 @@ from ssl_examples.nets import make_backbone
 torch.manual_seed(0)
 torch.set_num_threads(2)
 data = load_world(image_size=32, num_images=256, num_test=128)
-x = data.train.images.float() / 255
-y = data.train.labels
+xp = data.pretrain.images.float() / 255  # the 256 images the pretext task sees
+x, y = data.train.images.float() / 255, data.train.labels  # labelled images for the probe
 xt, yt = data.test.images.float() / 255, data.test.labels
 
 # %% [markdown]
 # ## The pretext targets
 
 # %% alt="Three world images, each shown rotated by 0, 90, 180 and 270 degrees, titled with the angle the network must predict"
-four, labels = rotate_batch(x[:3])
+four, labels = rotate_batch(xp[:3])
 fig, axes = plt.subplots(1, 12, figsize=(12, 1.6))
 for a, img, r in zip(axes, four, labels):
     a.imshow(img.permute(1, 2, 0))
@@ -38,13 +38,13 @@ for a, img, r in zip(axes, four, labels):
 
 # %% alt="Line plot of the rotation loss (vertical axis) over 40 training steps (horizontal axis), with a dashed grey line at the chance level log 4"
 backbone = make_backbone("convnet", in_channels=3)
-dim = backbone(x[:2]).shape[1]
+dim = backbone(xp[:2]).shape[1]
 head = torch.nn.Linear(dim, 4)
 opt = torch.optim.AdamW([*backbone.parameters(), *head.parameters()], lr=2e-3, weight_decay=5e-4)
 losses = []
 for step in range(40):
-    idx = torch.randint(len(x), (16,))
-    inputs, targets = rotate_batch(x[idx])
+    idx = torch.randint(len(xp), (16,))
+    inputs, targets = rotate_batch(xp[idx])
     loss = F.cross_entropy(head(backbone(inputs)), targets)
     opt.zero_grad()
     loss.backward()
