@@ -118,3 +118,32 @@ def test_figures_are_drawn_on_one_thread_and_the_count_is_restored(tmp_path, mon
     figures.make_figures(tmp_path, ["probe.png"])
     assert seen == [1]
     assert torch.get_num_threads() == 2
+
+
+def test_the_per_stage_chart_tells_its_baselines_apart(tmp_path, monkeypatch):
+    """Each random init its own dash and name, and a method on another baseline than most names
+    it: three identical grey lines once left the reader to guess which one jigsaw's was."""
+    import json
+
+    from ssl_examples.figures import evaluation
+
+    def layers(a):
+        return {f"block{i}": {"linear": {"val": [a + i / 100] * 3, "test": [a + i / 100] * 3}} for i in (1, 2, 3)}
+
+    rows = {name: {"baseline": key, "layers": layers(a), "linear": [a] * 3, "knn": [a] * 3}
+            for name, key, a in (("rotation", "convnet-32px-3ch", 0.5), ("simclr", "convnet-32px-3ch", 0.4),
+                                 ("jigsaw", "convnet-64px-3ch", 0.45))}
+    base = {k: {"random_init": {"layers": layers(0.3), "linear": [0.3] * 3, "knn": [0.2] * 3}}
+            for k in ("convnet-32px-3ch", "convnet-64px-3ch")}
+    bench = tmp_path / "bench.json"
+    bench.write_text(json.dumps({"methods": rows, "baselines": base}))
+    drawn = {}
+    monkeypatch.setattr(evaluation, "save_deck", lambda fig, path, **kw: drawn.update(fig=fig))
+    evaluation.layers_figure(tmp_path / "x.png", bench)
+    lines = {line.get_label(): line for line in drawn["fig"].axes[0].get_lines()}
+    dashes = {lines[f"random init, ConvNet, {s} px"].get_linestyle() for s in (32, 64)}
+    assert len(dashes) == 2  # two baselines, two dashes
+    assert "Jigsaw puzzles (ConvNet, 64 px)" in lines and "Rotation" in lines  # the odd one names its own
+    colours = [line.get_color() for name, line in lines.items() if not name.startswith("random")]
+    assert len(set(colours)) == len(colours) == 3 and "tab:gray" not in colours  # grey is the baselines'
+    plt.close(drawn["fig"])

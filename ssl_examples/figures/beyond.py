@@ -224,7 +224,8 @@ def ijepa_figure(path: Path) -> None:
         shown[:, ty:ty + th, tx:tx + tw] = 0.55 * x[:, ty:ty + th, tx:tx + tw] + 0.45
     with deck_style():
         fig, axes = plt.subplots(1, 2, figsize=(9.6, 3.4), gridspec_kw={"width_ratios": [1, 1.45]})
-        show(axes[0], shown, "context block (blue), target blocks (red)")
+        # The targets are washed out like the rest of what the context encoder does not see.
+        show(axes[0], shown, "context (blue) minus targets (red)")
         axes[0].add_patch(plt.Rectangle((cx - 0.5, cy - 0.5), cw, ch, fill=False, ec=BLUE, lw=3))
         for tx, ty, tw, th in targets:
             axes[0].add_patch(plt.Rectangle((tx - 0.5, ty - 0.5), tw, th, fill=False, ec=RED, lw=3))

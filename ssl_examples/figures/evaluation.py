@@ -83,6 +83,22 @@ def _layers(row) -> dict[str, float] | None:
     return out
 
 
+# Line colours for methods: matplotlib's ten without its grey, which the baselines use.
+LINE_COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown", "tab:pink",
+                "tab:olive", "tab:cyan")
+
+
+def _short(baseline_key: str) -> str:
+    """``"convnet-64px-1ch"`` -> ``"ConvNet, 64 px, grey"``: a baseline's name for a legend
+    (a key of another form is shown as it is)."""
+    parts = baseline_key.rsplit("-", 2)
+    if len(parts) != 3 or not parts[1].endswith("px"):
+        return baseline_key
+    backbone, size, channels = parts
+    name = {"convnet": "ConvNet", "vit-tiny-half": "ViT"}.get(backbone, backbone)
+    return f"{name}, {size[:-2]} px" + (", grey" if channels == "1ch" else "")
+
+
 def layers_figure(path: Path, bench: Path = BENCH) -> None:
     """Linear-probe accuracy at each stage of the backbone for the best method of each family
     (the highest accuracy at any stage), beside random init. Until the benchmark stores per-layer
@@ -100,14 +116,19 @@ def layers_figure(path: Path, bench: Path = BENCH) -> None:
     with deck_style():
         fig, ax = plt.subplots(figsize=(9.6, 3.6))
         if per_layer:
-            for name in best.values():
-                acc = per_layer[name]
-                ax.plot(list(acc), [100 * a for a in acc.values()], marker="o", lw=2, label=title(name))
-            for key in sorted({methods[n]["baseline"] for n in best.values()}):
+            # Each baseline its own grey dash; a method not on the most common one names its own,
+            # so a reader can tell which dashed line a curve is to be read against.
+            keys = [methods[n]["baseline"] for n in best.values()]
+            common = max(set(keys), key=keys.count)
+            for colour, name in zip(LINE_COLOURS, best.values()):
+                acc, key = per_layer[name], methods[name]["baseline"]
+                label = title(name) if key == common else f"{title(name)} ({_short(key)})"
+                ax.plot(list(acc), [100 * a for a in acc.values()], marker="o", lw=2, color=colour, label=label)
+            for dash, key in zip(("--", ":", "-."), sorted(set(keys), key=lambda k: (k != common, k))):
                 base = _layers(results["baselines"][key]["random_init"])
                 if base:
-                    ax.plot(list(base), [100 * a for a in base.values()], color=GREY, ls="--", lw=2,
-                            label=f"random init ({key})")
+                    ax.plot(list(base), [100 * a for a in base.values()], color=GREY, ls=dash, lw=2,
+                            label=f"random init, {_short(key)}")
             ax.set_xlabel("backbone stage (input side to output side)")
             ax.set_ylabel("linear probe, top-1 (%)")
             ax.legend(fontsize=11, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))

@@ -129,7 +129,10 @@ def simclr_qa(path: Path, part: str) -> None:
                     letter = "ABCDEFGH"[SIMCLR_SHUFFLE.index(v)]
                     show(axes[row, j], views[v], letter, PAIR_COLOURS[j], label_colour="#1d1d1f")
             fig.suptitle("a column is a positive pair; 6 negatives each", color=RED)
-        save_deck(fig, path)
+        # The answer's frames reach past their axes, over the letters of the row above unless
+        # the rows stand further apart; the question gets the same layout, so nothing moves.
+        fig.tight_layout(pad=0.4, h_pad=1.0)
+        save_deck(fig, path, tight=False)
 
 
 MOCO_PHOTOS = ("astronaut", "chelsea", "coffee", "motorcycle", "retina", "rocket")
