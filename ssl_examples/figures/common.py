@@ -85,6 +85,17 @@ def smallest_text_px(fig, dpi: float = DECK_DPI) -> float:
     return min(sizes, default=float("inf"))
 
 
+def baseline_name(baseline_key: str) -> str:
+    """``"convnet-64px-1ch"`` -> ``"ConvNet, 64 px, grey"``: a baseline's name for a legend
+    (a key of another form is shown as it is)."""
+    parts = baseline_key.rsplit("-", 2)
+    if len(parts) != 3 or not parts[1].endswith("px"):
+        return baseline_key
+    backbone, size, channels = parts
+    name = {"convnet": "ConvNet", "vit-tiny-half": "ViT"}.get(backbone, backbone)
+    return f"{name}, {size[:-2]} px" + (", grey" if channels == "1ch" else "")
+
+
 def texts_outside(fig) -> list[str]:
     """The texts of ``fig`` placed by hand or by a layout (figure and axes texts, titles, axis
     labels, legends) that reach past its edges, so the saved image cuts them off. Tick labels

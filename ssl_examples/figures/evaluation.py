@@ -13,7 +13,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .common import BLUE, GREEN, GREY, ORANGE, deck_style, save_deck
+from .common import BLUE, GREEN, GREY, ORANGE, baseline_name, deck_style, save_deck
 
 BENCH = Path(__file__).resolve().parents[2] / "docs" / "results" / "bench.json"
 
@@ -88,17 +88,6 @@ LINE_COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", 
                 "tab:olive", "tab:cyan")
 
 
-def _short(baseline_key: str) -> str:
-    """``"convnet-64px-1ch"`` -> ``"ConvNet, 64 px, grey"``: a baseline's name for a legend
-    (a key of another form is shown as it is)."""
-    parts = baseline_key.rsplit("-", 2)
-    if len(parts) != 3 or not parts[1].endswith("px"):
-        return baseline_key
-    backbone, size, channels = parts
-    name = {"convnet": "ConvNet", "vit-tiny-half": "ViT"}.get(backbone, backbone)
-    return f"{name}, {size[:-2]} px" + (", grey" if channels == "1ch" else "")
-
-
 def layers_figure(path: Path, bench: Path = BENCH) -> None:
     """Linear-probe accuracy at each stage of the backbone for the best method of each family
     (the highest accuracy at any stage), beside random init. Until the benchmark stores per-layer
@@ -122,13 +111,13 @@ def layers_figure(path: Path, bench: Path = BENCH) -> None:
             common = max(set(keys), key=keys.count)
             for colour, name in zip(LINE_COLOURS, best.values()):
                 acc, key = per_layer[name], methods[name]["baseline"]
-                label = title(name) if key == common else f"{title(name)} ({_short(key)})"
+                label = title(name) if key == common else f"{title(name)} ({baseline_name(key)})"
                 ax.plot(list(acc), [100 * a for a in acc.values()], marker="o", lw=2, color=colour, label=label)
             for dash, key in zip(("--", ":", "-."), sorted(set(keys), key=lambda k: (k != common, k))):
                 base = _layers(results["baselines"][key]["random_init"])
                 if base:
                     ax.plot(list(base), [100 * a for a in base.values()], color=GREY, ls=dash, lw=2,
-                            label=f"random init, {_short(key)}")
+                            label=f"random init, {baseline_name(key)}")
             ax.set_xlabel("backbone stage (input side to output side)")
             ax.set_ylabel("linear probe, top-1 (%)")
             ax.legend(fontsize=11, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))

@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt
 
 from ..methods import FAMILIES, REGISTRY
 from ..stats import mean_interval
-from .common import save
+from .common import baseline_name, save
 
 BENCH = Path(__file__).resolve().parents[2] / "docs" / "results" / "bench.json"
 CURVES = Path(__file__).resolve().parents[2] / "docs" / "results" / "knn-curves.json"
@@ -49,32 +49,36 @@ def layers_figure(path: Path, family: str, bench: Path = BENCH) -> None:
     results = json.loads(bench.read_text()) if bench.exists() else {}
     rows = _current_rows(results)
     methods = [m for m in REGISTRY if m.family == family and m.name in rows]
-    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    fig, ax = plt.subplots(figsize=(7.5, 5.0))
     if not methods:
         return not_measured(fig, ax, path, "python -m ssl_examples bench")
     markers = "osD^v<>"
-    drawn_baselines = set()
+    # One dash per baseline; with two or more in a family, each line names its own, so a
+    # method is read against the right one (jigsaw's is the 64-px ConvNet's).
+    keys = list(dict.fromkeys(rows[m.name]["baseline"] for m in methods))
+    named = len(keys) > 1
     for i, m in enumerate(methods):
         r = rows[m.name]
         layers = list(r["layers"])
         xs = range(len(layers))
         stats = [mean_interval(r["layers"][layer]["linear"]["test"]) for layer in layers]
         ax.errorbar(xs, [100 * s[0] for s in stats], yerr=[100 * error_bar(s[1]) for s in stats],
-                    marker=markers[i % len(markers)], capsize=3, lw=2, label=m.title)
-        key = r["baseline"]
-        if key not in drawn_baselines:
-            rnd = results["baselines"][key]["random_init"]
-            base = [mean_interval(rnd["layers"][layer]["linear"]["test"])[0] for layer in layers]
-            ax.plot(xs, [100 * b for b in base], "k--", lw=1.5,
-                    label="random init" + ("" if not drawn_baselines else f" ({key})"))
-            drawn_baselines.add(key)
+                    marker=markers[i % len(markers)], capsize=3, lw=2,
+                    label=m.title + (f" ({baseline_name(r['baseline'])})" if named else ""))
         ax.set_xticks(list(xs), layers, fontsize=13)
+    for dash, key in zip(("--", ":", "-."), keys):
+        rnd = results["baselines"][key]["random_init"]
+        layers = list(rnd["layers"])
+        base = [mean_interval(rnd["layers"][layer]["linear"]["test"])[0] for layer in layers]
+        ax.plot(range(len(layers)), [100 * b for b in base], color="k", ls=dash, lw=1.5,
+                label="random init" + (f" ({baseline_name(key)})" if named else ""))
     ax.set_ylabel("linear probe, test top-1 (%)", fontsize=13)
     ax.set_xlabel("backbone stage", fontsize=13)
     ax.tick_params(labelsize=13)
     ax.set_title(FAMILIES[family], fontsize=15)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=11, loc="best")
+    # Below the axes: inside, the key hid curves wherever "best" put it.
+    ax.legend(fontsize=11, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
     save(fig, path)
 
 
