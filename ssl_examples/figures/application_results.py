@@ -94,7 +94,7 @@ def robustness_figure(path: Path) -> None:
         _missing(ax, "robustness")
     else:
         _bars(ax, _table(part, "corruptions"), ylabel="top-1 accuracy (%)")
-        plt.setp(ax.get_xticklabels(), rotation=25, ha="right", rotation_mode="anchor")
+        plt.setp(ax.get_xticklabels(), rotation=35, ha="right", rotation_mode="anchor")
     save_deck(fig, path)
 
 
