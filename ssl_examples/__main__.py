@@ -89,7 +89,7 @@ def make_parser() -> Parser:
 
     p = sub.add_parser("bench", help="pre-train every method on a fixed budget, over seeds, and compare")
     p.add_argument("--methods", nargs="+", default=None, help="only these methods (default: all)")
-    p.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2],
+    p.add_argument("--seeds", type=int, nargs="*", default=None,
                    help="one run per seed (default: 0 1 2); rows show the mean and its 95%% interval")
     p.add_argument("--tier", default="cpu",
                    help="cpu: the one-minute recipes (RECIPE); gpu: ResNet-18 on 50 000 images (GPU_RECIPE)")

@@ -2,7 +2,11 @@
 layer chosen on validation, baselines over the same seeds, the GPU tier's recipes."""
 
 import json
+import os
+import subprocess
+import sys
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 import torch
@@ -57,6 +61,23 @@ def test_seeds_tiers_and_methods_are_checked_before_any_work(tmp_path):
     assert not (tmp_path / "b.json").exists()
 
 
+def test_without_seeds_the_cli_and_run_bench_take_the_three_default_ones(tmp_path, monkeypatch):
+    from ssl_examples.__main__ import make_parser
+
+    assert make_parser().parse_args(["bench"]).seeds is None  # so run_bench's SEEDS is the one default
+
+    class Stop(Exception):
+        pass
+
+    def record(name, seeds, *args):
+        raise Stop(seeds)
+
+    monkeypatch.setattr(bench, "bench_method", record)
+    with pytest.raises(Stop) as stopped:
+        bench.run_bench(["rotation"], tmp_path / "b.json", Runtime(device="cpu"))
+    assert stopped.value.args[0] == [0, 1, 2] == list(bench.SEEDS)
+
+
 def test_a_recipe_that_cannot_train_fails_before_any_work(tmp_path, monkeypatch):
     from ssl_examples.methods import swav
 
@@ -96,11 +117,6 @@ def test_a_row_names_the_command_that_makes_it_again(tiny, tmp_path, capsys):
 def test_the_gpu_tier_script_keeps_going_past_a_failed_method_and_stops_at_its_budget(tmp_path):
     """benchmarks/gpu_tier.sh (one call of a lent GPU): a method that fails does not stop the
     loop, and a method that the budget no longer covers is not started. Seconds, on the CPU."""
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
     script = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_tier.sh"
     env = {**os.environ, "TINY": "1", "PY": sys.executable, "OUT": str(tmp_path), "BUDGET": "31",
            "METHODS": "no_such_method rotation"}

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from mkdocs.exceptions import PluginError
 
-from ssl_examples.stats import BARS, gain_interval, mean_interval, verdict
+from ssl_examples.stats import BARS, format_interval, gain_interval, verdict
 
 MARKER = re.compile(r"<!-- bench:([a-z-]+)(?: ([\w-]+))?(?: ([\w.]+))? -->")
 RESULTS_MARKER = re.compile(r"<!-- results:([\w-]+) -->")
@@ -56,8 +56,7 @@ def seeds(values) -> list:
 
 
 def interval(values) -> str:
-    mean, half = mean_interval(seeds(values))
-    return f"{100 * mean:.1f}" if half != half else f"{100 * mean:.1f} ± {100 * half:.1f}"
+    return format_interval(seeds(values))
 
 
 def gain(values, baseline, bar: float | None = None) -> str:

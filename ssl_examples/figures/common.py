@@ -64,6 +64,7 @@ MIN_LABEL_PX = 14     # the smallest label allowed on a projected slide
 SLIDE_WIDTH_PX = 1090  # what fits between remark's margins without being scaled down
 QA_SIZE = (5.3, 3.35)  # a pretext question or answer: two fit side by side (530 x 335 px)
 BLUE, GREEN, GREY, RED, ORANGE = "#3f51b5", "#2e7d32", "#5f5f66", "#c62828", "#bf4300"  # all >= 4.5:1 on white
+BASELINE_DASHES = ("--", ":", "-.")  # one per random-init line drawn on one chart, so each can be named
 
 
 @contextmanager

@@ -13,7 +13,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .common import BLUE, GREEN, GREY, ORANGE, baseline_name, deck_style, save_deck
+from .common import BASELINE_DASHES, BLUE, GREEN, GREY, ORANGE, baseline_name, deck_style, save_deck
 
 BENCH = Path(__file__).resolve().parents[2] / "docs" / "results" / "bench.json"
 
@@ -113,7 +113,7 @@ def layers_figure(path: Path, bench: Path = BENCH) -> None:
                 acc, key = per_layer[name], methods[name]["baseline"]
                 label = title(name) if key == common else f"{title(name)} ({baseline_name(key)})"
                 ax.plot(list(acc), [100 * a for a in acc.values()], marker="o", lw=2, color=colour, label=label)
-            for dash, key in zip(("--", ":", "-."), sorted(set(keys), key=lambda k: (k != common, k))):
+            for dash, key in zip(BASELINE_DASHES, sorted(set(keys), key=lambda k: (k != common, k))):
                 base = _layers(results["baselines"][key]["random_init"])
                 if base:
                     ax.plot(list(base), [100 * a for a in base.values()], color=GREY, ls=dash, lw=2,

@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt
 
 from ..methods import FAMILIES, REGISTRY
 from ..stats import mean_interval
-from .common import baseline_name, save
+from .common import BASELINE_DASHES, baseline_name, save
 
 BENCH = Path(__file__).resolve().parents[2] / "docs" / "results" / "bench.json"
 CURVES = Path(__file__).resolve().parents[2] / "docs" / "results" / "knn-curves.json"
@@ -66,7 +66,7 @@ def layers_figure(path: Path, family: str, bench: Path = BENCH) -> None:
                     marker=markers[i % len(markers)], capsize=3, lw=2,
                     label=m.title + (f" ({baseline_name(r['baseline'])})" if named else ""))
         ax.set_xticks(list(xs), layers, fontsize=13)
-    for dash, key in zip(("--", ":", "-."), keys):
+    for dash, key in zip(BASELINE_DASHES, keys):
         rnd = results["baselines"][key]["random_init"]
         layers = list(rnd["layers"])
         base = [mean_interval(rnd["layers"][layer]["linear"]["test"])[0] for layer in layers]
@@ -112,7 +112,7 @@ def knn_curve_figure(path: Path, methods: tuple[str, ...], curves: Path = CURVES
         start.setdefault((row["recipe"]["backbone"], row["recipe"]["image_size"]), []).append(means[0])
     for j, ((backbone, size), readings) in enumerate(start.items()):
         label = "random init (step 0)" if len(start) == 1 else f"random init (step 0), {size} px"
-        ax.axhline(sum(readings) / len(readings), color="k", ls=("--", ":", "-.")[j % 3], lw=1.5, label=label)
+        ax.axhline(sum(readings) / len(readings), color="k", ls=BASELINE_DASHES[j % len(BASELINE_DASHES)], lw=1.5, label=label)
     ax.set_xlabel("optimiser steps of pre-training", fontsize=13)
     ax.set_ylabel("kNN, validation top-1 (%)", fontsize=13)
     ax.tick_params(labelsize=13)
