@@ -219,9 +219,12 @@ class DINORecipe(Recipe):
 # Later (one thread, best layer; this recipe 46.6 / 23.4 on the mean of seeds 0-2): fewer images for
 # more epochs (the lever of exemplar networks and NPID), 1500 for 20, 45.4 / 21.8, 42.8 / 22.3,
 # 45.3 / 21.8 (mean 44.5 / 22.0), and 1000 for 30 (seed 0) 43.7 / 21.5; batches of 32 (twice the
-# steps; seeds 0, 1) 45.2 / 22.3, 43.6 / 21.2: lower on both probes. More epochs do not fit: a step
-# is mostly convolutions (their backward pass about a third of the time, the forward passes of student
-# and teacher a fifth; a profile of one epoch), so there is no cheap speed-up to buy them.
+# steps; seeds 0, 1) 45.2 / 22.3, 43.6 / 21.2: lower on both probes. Batches of 128 (an image about
+# a seventh cheaper on two threads, so 11 epochs fit; seeds 0, 1): lr 2e-3 46.9 / 22.7, 46.6 / 23.5,
+# lr 4e-3 45.1 / 21.1, 42.8 / 21.2 (this recipe 45.9 / 23.9, 47.2 / 23.3): no higher on kNN.
+# More epochs at batch 64 do not fit: a step is mostly convolutions (their backward pass about a
+# third of the time, the forward passes of student and teacher a fifth; a profile of one epoch), so
+# there is no cheap speed-up to buy them.
 RECIPE = DINORecipe(image_size=32, num_images=3000, epochs=10, batch_size=64, lr=2e-3, weight_decay=5e-4,
                     out_dim=1024, hidden_dim=512, bottleneck_dim=128, bn_in_head=True, teacher_temp=0.04,
                     momentum_base=0.99, num_local=0, global_min_scale=0.3, local_min_scale=0.1, local_max_scale=0.3,
