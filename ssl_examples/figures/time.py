@@ -249,8 +249,8 @@ def audio_visual_qa(path: Path, part: str) -> None:
         frames, sounds = [], []
         for row in range(3):
             y = 0.64 - row * 0.3
-            frames.append(fig.add_axes([0.2, y, 0.2, 0.25]))
-            sounds.append(fig.add_axes([0.56, y, 0.42, 0.25]))
+            frames.append(fig.add_axes([0.14, y, 0.2, 0.25]))
+            sounds.append(fig.add_axes([0.49, y, 0.36, 0.25]))
             show(frames[row], _frame(6, row))
             if part == "a":
                 frames[row].set_ylabel(CLASSES[int(clips.label[row])], rotation=0, ha="right", va="center")
@@ -258,8 +258,9 @@ def audio_visual_qa(path: Path, part: str) -> None:
             sounds[row].imshow(spec[s, 0].numpy(), origin="lower", aspect="auto", cmap="magma")
             sounds[row].set_xticks([])
             sounds[row].set_yticks([])
-            sounds[row].text(0.02, 0.92, f"sound {row + 1}", color="white", va="top", fontsize=13,
-                             transform=sounds[row].transAxes, bbox=dict(fc="black", lw=0, alpha=0.6))
+            # beside the spectrogram, not on it: a label on the image hid part of the sound
+            sounds[row].text(1.03, 0.5, f"sound\n{row + 1}", va="center", ha="left", fontsize=13,
+                             transform=sounds[row].transAxes)
         if part == "q":
             fig.suptitle("which sound belongs to which video?", color=BLUE)
         else:
