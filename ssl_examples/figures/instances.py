@@ -48,7 +48,7 @@ def exemplar_qa(path: Path, part: str) -> None:
     from ..methods.exemplar import RECIPE, exemplar_batch
 
     names = ("astronaut", "chelsea", "rocket")
-    torch.manual_seed(2)
+    torch.manual_seed(0)  # a draw whose query crop is visibly cropped and tinted (seed 2's was nearly the photo)
     crops, labels = exemplar_batch((_photos(names, 160) * 255).round().to(torch.uint8), torch.arange(3), copies=3,
                                    strength=RECIPE.strength, scale=(RECIPE.min_scale, 1.0))
     anchor = crops[0]  # copy 0 of image 0
