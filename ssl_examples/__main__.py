@@ -325,9 +325,10 @@ def cmd_apply(args) -> None:
 
 
 def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
         args = make_parser().parse_args(argv)
-        args.argv = list(sys.argv[1:] if argv is None else argv)
+        args.argv = argv
         {"list": cmd_list, "pretrain": cmd_pretrain, "evaluate": cmd_evaluate,
          "bench": cmd_bench, "speed": cmd_speed, "figures": cmd_figures, "apply": cmd_apply}[args.command](args)
     except UserError as e:
@@ -336,9 +337,8 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         # Only pretrain leaves a checkpoint to continue from (bench, for one, writes its results
         # once, at the end of a run, so an interrupted bench keeps the file as it was).
-        command = (sys.argv[1:] if argv is None else list(argv))[:1]
         print("interrupted" + (": the last finished epoch is in the checkpoint; continue with --resume"
-                               if command == ["pretrain"] else ""), file=sys.stderr)
+                               if argv[:1] == ["pretrain"] else ""), file=sys.stderr)
         return 130
     return 0
 

@@ -112,7 +112,8 @@ def knn_curve_figure(path: Path, methods: tuple[str, ...], curves: Path = CURVES
         start.setdefault((row["recipe"]["backbone"], row["recipe"]["image_size"]), []).append(means[0])
     for j, ((backbone, size), readings) in enumerate(start.items()):
         label = "random init (step 0)" if len(start) == 1 else f"random init (step 0), {size} px"
-        ax.axhline(sum(readings) / len(readings), color="k", ls=BASELINE_DASHES[j % len(BASELINE_DASHES)], lw=1.5, label=label)
+        ax.axhline(sum(readings) / len(readings), color="k", ls=BASELINE_DASHES[j % len(BASELINE_DASHES)], lw=1.5,
+                   label=label)
     ax.set_xlabel("optimiser steps of pre-training", fontsize=13)
     ax.set_ylabel("kNN, validation top-1 (%)", fontsize=13)
     ax.tick_params(labelsize=13)
