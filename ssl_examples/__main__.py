@@ -93,8 +93,10 @@ def make_parser() -> Parser:
                    help="one run per seed (default: 0 1 2); rows show the mean and its 95%% interval")
     p.add_argument("--tier", default="cpu",
                    help="cpu: the one-minute recipes (RECIPE); gpu: ResNet-18 on 50 000 images (GPU_RECIPE)")
-    p.add_argument("--finetune", type=int, nargs="+", default=[], metavar="PERCENT",
-                   help="also fine-tune each run with these percentages of the labels (1, 10, 100)")
+    p.add_argument("--finetune", type=int, nargs="*", default=None, metavar="PERCENT",
+                   help="also fine-tune each run with these percentages of the labels (1, 10, 100); "
+                        "default: each method's BENCH_FINETUNE (10 for MAE and MoCo v3, none for the rest); "
+                        "--finetune alone: none")
     p.add_argument("--out", type=Path, default=None,
                    help="results file (default: docs/results/bench.json, bench-gpu.json for --tier gpu)")
     add_runtime_args(p)
@@ -288,7 +290,7 @@ def cmd_bench(args) -> None:
 
     runtime = runtime_from(args)
     check_runtime(runtime)
-    bad = [f for f in args.finetune if f not in (1, 10, 100)]
+    bad = [f for f in args.finetune or () if f not in (1, 10, 100)]
     if bad:
         raise UserError(f"--finetune {bad[0]}: choose label percentages among 1, 10 and 100")
     run_bench(args.methods, args.out, runtime, seeds=args.seeds, tier=args.tier, finetune_fractions=args.finetune)

@@ -16,7 +16,9 @@ The headline of a row is each protocol's test accuracy at the layer whose *mean 
 accuracy over the seeds is highest; its gain over random init is computed seed by seed.
 Every seed's value is stored (``docs/results/bench.json``, or ``bench-gpu.json`` for the GPU
 tier), which the results page and every method page render. ``--methods a b`` re-runs only
-those rows and keeps the others.
+those rows and keeps the others. A method whose page compares the linear probe with
+fine-tuning names the label fractions in its module (``BENCH_FINETUNE``), so that the plain
+command makes every stored number; ``--finetune`` overrides it for all the methods it runs.
 """
 
 import json
@@ -144,7 +146,7 @@ def baseline_key(recipe: dict, in_channels: int) -> str:
 
 
 def run_bench(names: list[str] | None, out: Path | None, runtime: Runtime, seeds: list[int] | None = None,
-              tier: str = "cpu", finetune_fractions: list[int] = ()) -> dict:
+              tier: str = "cpu", finetune_fractions: list[int] | None = None) -> dict:
     seeds = list(SEEDS if seeds is None else seeds)
     if tier not in TIERS:
         raise UserError(f"unknown tier {tier!r}; choose one of {', '.join(TIERS)}")
@@ -162,7 +164,8 @@ def run_bench(names: list[str] | None, out: Path | None, runtime: Runtime, seeds
         runtime = replace(runtime, channels_last=True, compile=pick_device(runtime.device).type == "cuda")
     for name in names:
         print(f"== {name} (seeds {', '.join(map(str, seeds))})", flush=True)
-        row = bench_method(name, list(seeds), runtime, tier, list(finetune_fractions))
+        fractions = getattr(METHODS[name], "BENCH_FINETUNE", ()) if finetune_fractions is None else finetune_fractions
+        row = bench_method(name, list(seeds), runtime, tier, list(fractions))
         results["methods"][name] = row
         key = baseline_key(row["recipe"], row["in_channels"])
         if results["baselines"].get(key, {}).get("seeds") != list(seeds):

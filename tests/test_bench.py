@@ -114,6 +114,32 @@ def test_a_row_names_the_command_that_makes_it_again(tiny, tmp_path, capsys):
     assert "rotation" in (out := capsys.readouterr().out) and "nan" not in out  # one seed: no interval
 
 
+def test_a_method_can_ask_the_plain_bench_to_fine_tune_it(tiny, tmp_path, monkeypatch):
+    """``BENCH_FINETUNE`` in a method's module: the plain command fine-tunes that method (so one
+    ``bench`` makes every stored number); ``--finetune`` overrides it, and alone turns it off."""
+    monkeypatch.setattr(rotation, "BENCH_FINETUNE", (10,), raising=False)
+    out = tmp_path / "bench.json"
+    bench.run_bench(["rotation"], out, Runtime(device="cpu"), seeds=[0])
+    row = json.loads(out.read_text())["methods"]["rotation"]
+    assert set(row["finetune"]) == {"10"} and row["command"].endswith("--finetune 10 --methods rotation")
+    bench.run_bench(["rotation"], out, Runtime(device="cpu"), seeds=[0], finetune_fractions=[])
+    row = json.loads(out.read_text())["methods"]["rotation"]
+    assert "finetune" not in row and "--finetune" not in row["command"]
+
+
+def test_pages_that_show_fine_tuning_have_it_made_by_the_plain_bench():
+    """A page's ``bench:finetune NAME`` table renders the row's fine-tuning numbers: the method
+    must ask for them, or a plain ``bench`` would store a row without them."""
+    from ssl_examples.methods import METHODS
+
+    docs = Path(__file__).resolve().parents[1] / "docs"
+    shown = {line.split()[2] for page in docs.rglob("*.md") for line in page.read_text().splitlines()
+             if line.startswith("<!-- bench:finetune ")}
+    assert shown, "no page shows fine-tuning numbers any more: drop this test"
+    for name in shown:
+        assert getattr(METHODS[name], "BENCH_FINETUNE", ()), name
+
+
 def test_the_gpu_tier_script_keeps_going_past_a_failed_method_and_stops_at_its_budget(tmp_path):
     """benchmarks/gpu_tier.sh (one call of a lent GPU): a method that fails does not stop the
     loop, and a method that the budget no longer covers is not started. Seconds, on the CPU."""
