@@ -154,6 +154,23 @@ def test_machine_line_says_how_many_threads_each_row_had(config, tmp_path):
     assert "Each method ran alone" not in out
 
 
+def test_machine_line_says_when_rows_were_made_and_whether_one_cpu_made_them(config, tmp_path):
+    row = {**RESULTS["methods"]["rotation"], "threads": 2}
+    one = {**RESULTS, "methods": {"rotation": {**row, "updated": "2026-11-29 01:00 UTC", "cpu_capability": "AVX512"},
+                                  "simclr": {**row, "updated": "2026-11-30 02:00 UTC", "cpu_capability": "AVX512"}}}
+    (tmp_path / "results" / "bench.json").write_text(json.dumps(one))
+    out = render("<!-- bench:machine -->", config)
+    assert "from 2026-11-29 01:00 UTC to 2026-11-30 02:00 UTC" in out and "more than one machine" not in out
+    unknown = {**one, "methods": {**one["methods"], "jigsaw": {**row, "updated": "2026-11-28 09:00 UTC"}}}
+    (tmp_path / "results" / "bench.json").write_text(json.dumps(unknown))
+    out = render("<!-- bench:machine -->", config)
+    assert "from 2026-11-28 09:00 UTC" in out and "1 of the 3 rows does not record" in out
+    mixed = {**one, "methods": {**one["methods"], "jigsaw": {**row, "cpu_capability": "AVX2",
+                                                             "updated": "2026-11-28 09:00 UTC"}}}
+    (tmp_path / "results" / "bench.json").write_text(json.dumps(mixed))
+    assert "kernels differ (AVX2, AVX512)" in render("<!-- bench:machine -->", config)
+
+
 def stale_fields(method: str, stored_recipe: dict) -> dict:
     """The fields where a stored recipe differs from the method's ``RECIPE``: {field: (stored, current)}."""
     from dataclasses import asdict

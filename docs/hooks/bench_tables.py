@@ -165,6 +165,25 @@ def baseline_rows(results: dict) -> str:
     return "\n".join(lines)
 
 
+def provenance(rows: dict) -> str:
+    """When the rows were made, and whether they can be told to come from one kind of CPU: a
+    seed's numbers repeat exactly on one machine, not across CPUs whose kernels round differently."""
+    dates = sorted(r["updated"] for r in rows.values() if r.get("updated"))
+    if not dates or dates[0] == dates[-1]:
+        return ""
+    text = f" Rows were made one method at a time, from {dates[0]} to {dates[-1]} (each row keeps its date)."
+    kinds = {r.get("cpu_capability") for r in rows.values()}
+    unknown = sorted(n for n, r in rows.items() if not r.get("cpu_capability"))
+    if unknown:
+        text += (f" A seed's numbers repeat exactly on one machine, but a CPU whose kernels round differently"
+                 f" gives other numbers for the same seed, and {len(unknown)} of the {len(rows)} rows"
+                 f" {'does' if len(unknown) == 1 else 'do'} not record their CPU's kernels, so the rows may"
+                 f" come from more than one machine.")
+    elif len(kinds) > 1:
+        text += f" Their CPUs' kernels differ ({', '.join(sorted(kinds))}), so a seed's numbers may too."
+    return text
+
+
 def machine(results: dict, tier: str) -> str:
     if "machine" not in results or not results["methods"]:   # none in the current format
         return not_measured("NAME", tier)
@@ -177,6 +196,7 @@ def machine(results: dict, tier: str) -> str:
     by_threads: dict = {}
     for name, row in results["methods"].items():
         by_threads.setdefault(row.get("threads"), []).append(name)
+    line += provenance(results["methods"])
     if set(by_threads) == {m["threads"]}:
         return line + f" Each method ran alone on {m['threads']} thread{'s' * (m['threads'] != 1)}."
     parts = []
