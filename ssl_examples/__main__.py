@@ -95,7 +95,7 @@ def make_parser() -> Parser:
                    help="cpu: the one-minute recipes (RECIPE); gpu: ResNet-18 on 50 000 images (GPU_RECIPE)")
     p.add_argument("--finetune", type=int, nargs="*", default=None, metavar="PERCENT",
                    help="also fine-tune each run with these percentages of the labels (1, 10, 100); "
-                        "default: each method's BENCH_FINETUNE (10 for MAE and MoCo v3, none for the rest); "
+                        "default: the BENCH_FINETUNE of each method's module (none if it has none); "
                         "--finetune alone: none")
     p.add_argument("--out", type=Path, default=None,
                    help="results file (default: docs/results/bench.json, bench-gpu.json for --tier gpu)")

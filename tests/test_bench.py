@@ -127,19 +127,6 @@ def test_a_method_can_ask_the_plain_bench_to_fine_tune_it(tiny, tmp_path, monkey
     assert "finetune" not in row and "--finetune" not in row["command"]
 
 
-def test_pages_that_show_fine_tuning_have_it_made_by_the_plain_bench():
-    """A page's ``bench:finetune NAME`` table renders the row's fine-tuning numbers: the method
-    must ask for them, or a plain ``bench`` would store a row without them."""
-    from ssl_examples.methods import METHODS
-
-    docs = Path(__file__).resolve().parents[1] / "docs"
-    shown = {line.split()[2] for page in docs.rglob("*.md") for line in page.read_text().splitlines()
-             if line.startswith("<!-- bench:finetune ")}
-    assert shown, "no page shows fine-tuning numbers any more: drop this test"
-    for name in shown:
-        assert getattr(METHODS[name], "BENCH_FINETUNE", ()), name
-
-
 def test_the_gpu_tier_script_keeps_going_past_a_failed_method_and_stops_at_its_budget(tmp_path):
     """benchmarks/gpu_tier.sh (one call of a lent GPU): a method that fails does not stop the
     loop, and a method that the budget no longer covers is not started. Seconds, on the CPU."""

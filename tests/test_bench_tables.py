@@ -171,6 +171,18 @@ def test_machine_line_says_when_rows_were_made_and_whether_one_cpu_made_them(con
     assert "kernels differ (AVX2, AVX512)" in render("<!-- bench:machine -->", config)
 
 
+def test_pages_that_show_fine_tuning_have_it_made_by_the_plain_bench():
+    """A page's ``bench:finetune NAME`` table renders the row's fine-tuning numbers: the method
+    must ask for them (``BENCH_FINETUNE``), or a plain ``bench`` would store a row without them."""
+    from ssl_examples.methods import METHODS
+
+    shown = {m.group(2) for page in DOCS.rglob("*.md") for m in bench_tables.MARKER.finditer(page.read_text())
+             if m.group(1) == "finetune"}
+    assert shown, "no page shows fine-tuning numbers any more: drop this test"
+    for name in shown:
+        assert getattr(METHODS[name], "BENCH_FINETUNE", ()), name
+
+
 def stale_fields(method: str, stored_recipe: dict) -> dict:
     """The fields where a stored recipe differs from the method's ``RECIPE``: {field: (stored, current)}."""
     from dataclasses import asdict

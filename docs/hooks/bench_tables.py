@@ -173,11 +173,11 @@ def provenance(rows: dict) -> str:
         return ""
     text = f" Rows were made one method at a time, from {dates[0]} to {dates[-1]} (each row keeps its date)."
     kinds = {r.get("cpu_capability") for r in rows.values()}
-    unknown = sorted(n for n, r in rows.items() if not r.get("cpu_capability"))
+    unknown = sum(not r.get("cpu_capability") for r in rows.values())
     if unknown:
         text += (f" A seed's numbers repeat exactly on one machine, but a CPU whose kernels round differently"
-                 f" gives other numbers for the same seed, and {len(unknown)} of the {len(rows)} rows"
-                 f" {'does' if len(unknown) == 1 else 'do'} not record their CPU's kernels, so the rows may"
+                 f" gives other numbers for the same seed, and {unknown} of the {len(rows)} rows"
+                 f" {'does' if unknown == 1 else 'do'} not record their CPU's kernels, so the rows may"
                  f" come from more than one machine.")
     elif len(kinds) > 1:
         text += f" Their CPUs' kernels differ ({', '.join(sorted(kinds))}), so a seed's numbers may too."
