@@ -337,10 +337,10 @@ def main(argv=None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        # Only pretrain leaves a checkpoint to continue from (bench, for one, writes its results
-        # once, at the end of a run, so an interrupted bench keeps the file as it was).
-        print("interrupted" + (": the last finished epoch is in the checkpoint; continue with --resume"
-                               if argv[:1] == ["pretrain"] else ""), file=sys.stderr)
+        # pretrain leaves a checkpoint to continue from; bench has written every row it finished.
+        hint = {"pretrain": ": the last finished epoch is in the checkpoint; continue with --resume",
+                "bench": ": every finished row is in the results file; run the rest with --methods"}
+        print("interrupted" + hint.get(argv[0] if argv else "", ""), file=sys.stderr)
         return 130
     return 0
 

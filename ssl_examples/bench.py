@@ -162,6 +162,7 @@ def run_bench(names: list[str] | None, out: Path | None, runtime: Runtime, seeds
     runtime = replace(runtime, progress=False)
     if tier == "gpu":  # channels-last always; compiling pays off on a GPU (on a CPU it costs more than it saves)
         runtime = replace(runtime, channels_last=True, compile=pick_device(runtime.device).type == "cuda")
+    done: list[str] = []
     for name in names:
         print(f"== {name} (seeds {', '.join(map(str, seeds))})", flush=True)
         fractions = getattr(METHODS[name], "BENCH_FINETUNE", ()) if finetune_fractions is None else finetune_fractions
@@ -173,6 +174,16 @@ def run_bench(names: list[str] | None, out: Path | None, runtime: Runtime, seeds
             results["baselines"][key] = baselines(Recipe.from_dict(row["recipe"]), row["in_channels"], seeds,
                                                   runtime, tier)
         row["baseline"] = key
+        done.append(name)
+        # Written after every row, so a run stopped after hours keeps every row it finished
+        # (run the rest with --methods and the same --out: finished baselines are reused).
+        results = save_results(out, results, done, tier, runtime)
+    print_bench(results)
+    return results
+
+
+def save_results(out: Path, results: dict, done: list[str], tier: str, runtime: Runtime) -> dict:
+    """Merge the rows in ``done`` (and every baseline) into ``out`` atomically; returns the merge."""
     results["tier"] = tier
     results["machine"] = {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
                           "threads": torch.get_num_threads(), "torch": torch.__version__,
@@ -181,13 +192,12 @@ def run_bench(names: list[str] | None, out: Path | None, runtime: Runtime, seeds
     # Re-read before writing: another bench run may have added rows in the meantime.
     if out.exists():
         on_disk = json.loads(out.read_text())
-        results["methods"] = {**on_disk["methods"], **{n: results["methods"][n] for n in names}}
+        results["methods"] = {**on_disk["methods"], **{n: results["methods"][n] for n in done}}
         results["baselines"] = {**on_disk["baselines"], **results["baselines"]}
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + f".{os.getpid()}.tmp")
     tmp.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
     tmp.replace(out)
-    print_bench(results)
     return results
 
 

@@ -127,6 +127,27 @@ def test_a_method_can_ask_the_plain_bench_to_fine_tune_it(tiny, tmp_path, monkey
     assert "finetune" not in row and "--finetune" not in row["command"]
 
 
+def test_a_run_stopped_in_its_second_row_keeps_the_first(tiny, tmp_path, monkeypatch):
+    """A whole bench takes hours: every finished row (and its baselines) is on disk before the
+    next one starts, merged with the rows already there, so a stopped run loses only its last row."""
+    out = tmp_path / "bench.json"
+    out.write_text(json.dumps({"methods": {"older": {"seeds": [7]}}, "baselines": {}}))
+    real = bench.bench_method
+
+    def second_fails(name, *args):
+        if name == "jigsaw":
+            raise KeyboardInterrupt
+        return real(name, *args)
+
+    monkeypatch.setattr(bench, "bench_method", second_fails)
+    with pytest.raises(KeyboardInterrupt):
+        bench.run_bench(["rotation", "jigsaw"], out, Runtime(device="cpu"), seeds=[0])
+    results = json.loads(out.read_text())
+    assert set(results["methods"]) == {"older", "rotation"}
+    assert results["methods"]["rotation"]["baseline"] in results["baselines"]
+    assert not list(tmp_path.glob("*.tmp"))  # written atomically
+
+
 def test_the_gpu_tier_script_keeps_going_past_a_failed_method_and_stops_at_its_budget(tmp_path):
     """benchmarks/gpu_tier.sh (one call of a lent GPU): a method that fails does not stop the
     loop, and a method that the budget no longer covers is not started. Seconds, on the CPU."""

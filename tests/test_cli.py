@@ -111,15 +111,17 @@ def test_the_real_process_exits_non_zero_with_one_line():
                                                 ", ".join(__import__("ssl_examples.methods").methods.METHODS)]
 
 
-@pytest.mark.parametrize("command, resumable", [("pretrain", True), ("bench", False)])
-def test_an_interrupt_says_whether_there_is_a_run_to_resume(command, resumable, capsys, monkeypatch):
-    """Ctrl-C ends with status 130 and one line; only pretrain keeps a checkpoint to resume."""
+@pytest.mark.parametrize("command, hint", [("pretrain", "--resume"), ("bench", "--methods"), ("speed", None)])
+def test_an_interrupt_says_how_to_go_on(command, hint, capsys, monkeypatch):
+    """Ctrl-C ends with status 130 and one line; pretrain keeps a checkpoint to resume, bench
+    every finished row (the rest is run with --methods), other commands nothing."""
     import ssl_examples.__main__ as cli
 
     def interrupted(args):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(cli, f"cmd_{command}", interrupted)
-    code, err = run([command, "rotation"] if command == "pretrain" else [command, "--methods", "rotation"], capsys)
+    code, err = run({"pretrain": [command, "rotation"], "bench": [command, "--methods", "rotation"],
+                     "speed": [command]}[command], capsys)
     assert code == 130 and len(err.strip().splitlines()) == 1
-    assert ("--resume" in err) == resumable, err
+    assert err.strip() == "interrupted" if hint is None else hint in err, err
