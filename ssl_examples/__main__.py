@@ -98,7 +98,11 @@ def make_parser() -> Parser:
                         "default: the BENCH_FINETUNE of each method's module (none if it has none); "
                         "--finetune alone: none")
     p.add_argument("--out", type=Path, default=None,
-                   help="results file (default: docs/results/bench.json, bench-gpu.json for --tier gpu)")
+                   help="results file (default: docs/results/bench.json, bench-gpu.json for --tier gpu); "
+                        "every row is written as soon as it is finished")
+    p.add_argument("--resume", action="store_true",
+                   help="continue a stopped run: skip the methods whose row in --out has the same tier, "
+                        "seeds, recipe and fine-tuning")
     add_runtime_args(p)
 
     p = sub.add_parser("speed", help="training throughput of SimCLR and MoCo, ours vs lightly, each timed alone")
@@ -293,7 +297,8 @@ def cmd_bench(args) -> None:
     bad = [f for f in args.finetune or () if f not in (1, 10, 100)]
     if bad:
         raise UserError(f"--finetune {bad[0]}: choose label percentages among 1, 10 and 100")
-    run_bench(args.methods, args.out, runtime, seeds=args.seeds, tier=args.tier, finetune_fractions=args.finetune)
+    run_bench(args.methods, args.out, runtime, seeds=args.seeds, tier=args.tier, finetune_fractions=args.finetune,
+              resume=args.resume)
 
 
 def cmd_speed(args) -> None:
@@ -339,7 +344,7 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         # pretrain leaves a checkpoint to continue from; bench has written every row it finished.
         hint = {"pretrain": ": the last finished epoch is in the checkpoint; continue with --resume",
-                "bench": ": every finished row is in the results file; run the rest with --methods"}
+                "bench": ": every finished row is in the results file; continue with --resume"}
         print("interrupted" + hint.get(argv[0] if argv else "", ""), file=sys.stderr)
         return 130
     return 0

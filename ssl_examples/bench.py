@@ -146,7 +146,7 @@ def baseline_key(recipe: dict, in_channels: int) -> str:
 
 
 def run_bench(names: list[str] | None, out: Path | None, runtime: Runtime, seeds: list[int] | None = None,
-              tier: str = "cpu", finetune_fractions: list[int] | None = None) -> dict:
+              tier: str = "cpu", finetune_fractions: list[int] | None = None, resume: bool = False) -> dict:
     seeds = list(SEEDS if seeds is None else seeds)
     if tier not in TIERS:
         raise UserError(f"unknown tier {tier!r}; choose one of {', '.join(TIERS)}")
@@ -162,10 +162,18 @@ def run_bench(names: list[str] | None, out: Path | None, runtime: Runtime, seeds
     runtime = replace(runtime, progress=False)
     if tier == "gpu":  # channels-last always; compiling pays off on a GPU (on a CPU it costs more than it saves)
         runtime = replace(runtime, channels_last=True, compile=pick_device(runtime.device).type == "cuda")
+    def fractions_for(name: str) -> list[int]:
+        return list(getattr(METHODS[name], "BENCH_FINETUNE", ()) if finetune_fractions is None else finetune_fractions)
+
+    if resume:  # continue a stopped run: skip the rows this very call would make again
+        finished = [n for n in names if same_run(results, n, seeds, tier, fractions_for(n))]
+        if finished:
+            print(f"== already in {out}, skipped: {', '.join(finished)}", flush=True)
+        names = [n for n in names if n not in finished]
     done: list[str] = []
     for name in names:
         print(f"== {name} (seeds {', '.join(map(str, seeds))})", flush=True)
-        fractions = getattr(METHODS[name], "BENCH_FINETUNE", ()) if finetune_fractions is None else finetune_fractions
+        fractions = fractions_for(name)
         row = bench_method(name, list(seeds), runtime, tier, list(fractions))
         results["methods"][name] = row
         key = baseline_key(row["recipe"], row["in_channels"])
@@ -176,10 +184,22 @@ def run_bench(names: list[str] | None, out: Path | None, runtime: Runtime, seeds
         row["baseline"] = key
         done.append(name)
         # Written after every row, so a run stopped after hours keeps every row it finished
-        # (run the rest with --methods and the same --out: finished baselines are reused).
+        # (--resume with the same --out runs the rest; finished baselines are reused).
         results = save_results(out, results, done, tier, runtime)
     print_bench(results)
     return results
+
+
+def same_run(results: dict, name: str, seeds: list[int], tier: str, fractions: list[int]) -> bool:
+    """Whether ``results`` holds the row that benching ``name`` now would make: same tier, seeds,
+    recipe and fine-tuning, beside a baseline over the same seeds."""
+    row = results["methods"].get(name)
+    if row is None or row.get("tier") != tier or row.get("seeds") != seeds:
+        return False
+    recipe = json.loads(json.dumps(asdict(tier_recipe(METHODS[name], tier))))  # as stored: tuples as lists
+    baseline = results["baselines"].get(row.get("baseline"), {})
+    return (row.get("recipe") == recipe and set(row.get("finetune", {})) == {str(f) for f in fractions}
+            and baseline.get("seeds") == seeds)
 
 
 def save_results(out: Path, results: dict, done: list[str], tier: str, runtime: Runtime) -> dict:

@@ -127,9 +127,10 @@ def test_a_method_can_ask_the_plain_bench_to_fine_tune_it(tiny, tmp_path, monkey
     assert "finetune" not in row and "--finetune" not in row["command"]
 
 
-def test_a_run_stopped_in_its_second_row_keeps_the_first(tiny, tmp_path, monkeypatch):
+def test_a_run_stopped_in_its_second_row_keeps_the_first_and_resume_runs_the_rest(tiny, tmp_path, monkeypatch):
     """A whole bench takes hours: every finished row (and its baselines) is on disk before the
-    next one starts, merged with the rows already there, so a stopped run loses only its last row."""
+    next one starts, merged with the rows already there, so a stopped run loses only its last row;
+    ``--resume`` then runs only the rows that are not there as this call would make them."""
     out = tmp_path / "bench.json"
     out.write_text(json.dumps({"methods": {"older": {"seeds": [7]}}, "baselines": {}}))
     real = bench.bench_method
@@ -146,6 +147,25 @@ def test_a_run_stopped_in_its_second_row_keeps_the_first(tiny, tmp_path, monkeyp
     assert set(results["methods"]) == {"older", "rotation"}
     assert results["methods"]["rotation"]["baseline"] in results["baselines"]
     assert not list(tmp_path.glob("*.tmp"))  # written atomically
+
+    # --resume runs only what is missing: the same call again starts with jigsaw ...
+    started = []
+
+    def record(name, *args):
+        started.append(name)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(bench, "bench_method", record)
+    for kwargs in ({"seeds": [0]}, {"seeds": [0, 1]}, {"seeds": [0], "finetune_fractions": [10]}):
+        with pytest.raises(KeyboardInterrupt):
+            bench.run_bench(["rotation", "jigsaw"], out, Runtime(device="cpu"), resume=True, **kwargs)
+    # ... but not if the stored row was made with other seeds or other fine-tuning,
+    assert started == ["jigsaw", "rotation", "rotation"]
+    # or with another recipe.
+    monkeypatch.setattr(rotation, "RECIPE", replace(rotation.RECIPE, epochs=2))
+    with pytest.raises(KeyboardInterrupt):
+        bench.run_bench(["rotation"], out, Runtime(device="cpu"), seeds=[0], resume=True)
+    assert started[-1] == "rotation" and len(started) == 4
 
 
 def test_the_gpu_tier_script_keeps_going_past_a_failed_method_and_stops_at_its_budget(tmp_path):

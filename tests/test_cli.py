@@ -111,10 +111,10 @@ def test_the_real_process_exits_non_zero_with_one_line():
                                                 ", ".join(__import__("ssl_examples.methods").methods.METHODS)]
 
 
-@pytest.mark.parametrize("command, hint", [("pretrain", "--resume"), ("bench", "--methods"), ("speed", None)])
+@pytest.mark.parametrize("command, hint", [("pretrain", "--resume"), ("bench", "--resume"), ("speed", None)])
 def test_an_interrupt_says_how_to_go_on(command, hint, capsys, monkeypatch):
     """Ctrl-C ends with status 130 and one line; pretrain keeps a checkpoint to resume, bench
-    every finished row (the rest is run with --methods), other commands nothing."""
+    every finished row (--resume runs the rest), other commands nothing."""
     import ssl_examples.__main__ as cli
 
     def interrupted(args):
