@@ -162,6 +162,7 @@ def run_bench(names: list[str] | None, out: Path | None, runtime: Runtime, seeds
     runtime = replace(runtime, progress=False)
     if tier == "gpu":  # channels-last always; compiling pays off on a GPU (on a CPU it costs more than it saves)
         runtime = replace(runtime, channels_last=True, compile=pick_device(runtime.device).type == "cuda")
+
     def fractions_for(name: str) -> list[int]:
         return list(getattr(METHODS[name], "BENCH_FINETUNE", ()) if finetune_fractions is None else finetune_fractions)
 
