@@ -175,7 +175,7 @@ def run_bench(names: list[str] | None, out: Path | None, runtime: Runtime, seeds
     for name in names:
         print(f"== {name} (seeds {', '.join(map(str, seeds))})", flush=True)
         fractions = fractions_for(name)
-        row = bench_method(name, list(seeds), runtime, tier, list(fractions))
+        row = bench_method(name, list(seeds), runtime, tier, fractions)
         results["methods"][name] = row
         key = baseline_key(row["recipe"], row["in_channels"])
         if results["baselines"].get(key, {}).get("seeds") != list(seeds):
