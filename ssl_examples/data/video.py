@@ -142,7 +142,7 @@ SPLITS = {"train": 1, "test": 2}
 def _cache_key(*args) -> str:
     here = Path(__file__).parent
     h = hashlib.sha256(repr(args).encode())
-    for source in ("world.py", "video.py", "audio.py"):  # a change to the world re-renders
+    for source in ("shapes.py", "world.py", "video.py", "audio.py"):  # a change to the world re-renders
         h.update((here / source).read_bytes())
     return h.hexdigest()[:16]
 
