@@ -160,3 +160,19 @@ def test_clips_train_through_the_shared_loop():
     batches = list(make_loader(clips, 3, shuffle=True, seed=0, drop_last=True))
     assert len(batches) == 2 and batches[0]["video"].shape == (3, 4, 3, 16, 16)
     assert sorted(torch.cat([b["index"] for b in batches]).tolist()) == list(range(6))
+
+
+def test_the_cache_key_of_rendered_clips_changes_with_every_source_that_draws_them(monkeypatch):
+    """A clip cached on disk must be drawn again when any file that draws it changes: the
+    objects (shapes.py), the scenes (world.py), the motion (video.py) or the sound (audio.py)."""
+    from pathlib import Path
+
+    from ssl_examples.data import audio, shapes, video
+
+    read = Path.read_bytes
+    key = video._cache_key("train", 4, 8, 32)
+    for module in (shapes, world, video, audio):
+        source = Path(module.__file__).resolve()
+        monkeypatch.setattr(Path, "read_bytes", lambda self: read(self) + (b"#" if self.resolve() == source else b""))
+        assert video._cache_key("train", 4, 8, 32) != key, module.__name__
+        monkeypatch.setattr(Path, "read_bytes", read)
