@@ -1,12 +1,13 @@
 """The embedded video clips and the video-folder loader."""
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from ssl_examples.data import world
+from ssl_examples.data import audio, shapes, video, world
 from ssl_examples.data.video import (TensorClips, load_video_folder, make_clips, read_video, render_clips,
                                      sample_motion)
 from ssl_examples.errors import UserError
@@ -165,14 +166,9 @@ def test_clips_train_through_the_shared_loop():
 def test_the_cache_key_of_rendered_clips_changes_with_every_source_that_draws_them(monkeypatch):
     """A clip cached on disk must be drawn again when any file that draws it changes: the
     objects (shapes.py), the scenes (world.py), the motion (video.py) or the sound (audio.py)."""
-    from pathlib import Path
-
-    from ssl_examples.data import audio, shapes, video
-
     read = Path.read_bytes
     key = video._cache_key("train", 4, 8, 32)
     for module in (shapes, world, video, audio):
         source = Path(module.__file__).resolve()
         monkeypatch.setattr(Path, "read_bytes", lambda self: read(self) + (b"#" if self.resolve() == source else b""))
         assert video._cache_key("train", 4, 8, 32) != key, module.__name__
-        monkeypatch.setattr(Path, "read_bytes", read)
